@@ -1,0 +1,95 @@
+"""AWS error types the server answers with.
+
+Every layer below the HTTP app raises these; the protocol layer turns them into
+`{"__type": ..., "Message": ...}` bodies with the matching HTTP status. Names and
+statuses follow Rekognition's service model and its error-handling guide.
+"""
+
+from __future__ import annotations
+
+
+class AwsError(Exception):
+    """An error the client sees, with AWS's code, HTTP status and message."""
+
+    code: str = "InternalServerError"
+    status: int = 400
+    default_message: str = ""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message if message is not None else self.default_message
+        super().__init__(self.message)
+
+
+class ValidationException(AwsError):
+    code = "ValidationException"
+
+
+class SerializationException(AwsError):
+    code = "SerializationException"
+
+
+class UnknownOperationException(AwsError):
+    code = "UnknownOperationException"
+
+
+class UnsupportedOperationException(AwsError):
+    """An operation of the real API that this server does not implement (yet)."""
+
+    code = "UnsupportedOperationException"
+
+
+class InvalidParameterException(AwsError):
+    code = "InvalidParameterException"
+    default_message = "Request has invalid parameters."
+
+
+class InvalidPaginationTokenException(AwsError):
+    code = "InvalidPaginationTokenException"
+    default_message = "Invalid Token"
+
+
+class ResourceAlreadyExistsException(AwsError):
+    code = "ResourceAlreadyExistsException"
+
+
+class ResourceNotFoundException(AwsError):
+    code = "ResourceNotFoundException"
+
+
+class ServiceQuotaExceededException(AwsError):
+    code = "ServiceQuotaExceededException"
+
+
+class ConflictException(AwsError):
+    code = "ConflictException"
+
+
+class AccessDeniedException(AwsError):
+    code = "AccessDeniedException"
+
+
+class ImageTooLargeException(AwsError):
+    code = "ImageTooLargeException"
+    default_message = "Image size is too large."
+
+
+class InvalidImageFormatException(AwsError):
+    code = "InvalidImageFormatException"
+    default_message = "Request has invalid image format."
+
+
+class InvalidS3ObjectException(AwsError):
+    code = "InvalidS3ObjectException"
+    default_message = "Unable to get object metadata from S3. Check object key, region and/or access permissions."
+
+
+class ThrottlingException(AwsError):
+    code = "ThrottlingException"
+    status = 500
+    default_message = "Service Unavailable"
+
+
+class InternalServerError(AwsError):
+    code = "InternalServerError"
+    status = 500
+    default_message = "Internal server error"
