@@ -1,0 +1,22 @@
+"""Rekognition resource names."""
+
+from __future__ import annotations
+
+import re
+
+from .store import Scope
+
+_COLLECTION_ARN = re.compile(r"arn:aws:rekognition:([a-z0-9-]+):(\d{12}):collection/([a-zA-Z0-9_.\-]+)")
+
+
+def collection_arn(scope: Scope, collection_id: str) -> str:
+    return f"arn:aws:rekognition:{scope.region}:{scope.account}:collection/{collection_id}"
+
+
+def parse_collection_arn(arn: str) -> tuple[Scope, str] | None:
+    """The scope and id named by a collection ARN, or None if it is not one."""
+    match = _COLLECTION_ARN.fullmatch(arn)
+    if match is None:
+        return None
+    region, account, collection_id = match.groups()
+    return Scope(account, region), collection_id

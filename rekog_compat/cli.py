@@ -1,0 +1,80 @@
+"""The `rekog-compat` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+from . import __version__
+from .config import DEFAULT_HOST, DEFAULT_MODEL, DEFAULT_PORT, ServerConfig, default_data_dir, env
+from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION
+
+
+def _serve_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the Rekognition-compatible server",
+        description="Run the server. Every flag also reads REKOG_COMPAT_<FLAG> from the environment.",
+    )
+    p.add_argument("--host", default=env("HOST", DEFAULT_HOST), help="address to bind (REKOG_COMPAT_HOST)")
+    p.add_argument(
+        "--port", type=int, default=int(env("PORT", str(DEFAULT_PORT)) or DEFAULT_PORT),
+        help="port; 0 picks a free one (REKOG_COMPAT_PORT)",
+    )
+    p.add_argument(
+        "--data-dir", default=env("DATA_DIR", default_data_dir()),
+        help="where the SQLite store lives (REKOG_COMPAT_DATA_DIR; default ~/.rekog-compat)",
+    )
+    p.add_argument("--store", default=env("STORE"), help="store backend: 'sqlite' (default) (REKOG_COMPAT_STORE)")
+    p.add_argument("--model", default=env("MODEL", DEFAULT_MODEL), help="face model (REKOG_COMPAT_MODEL)")
+    p.add_argument(
+        "--default-account", default=env("DEFAULT_ACCOUNT", DEFAULT_ACCOUNT),
+        help="account for callers whose key maps to none (REKOG_COMPAT_DEFAULT_ACCOUNT)",
+    )
+    p.add_argument(
+        "--default-region", default=env("DEFAULT_REGION", DEFAULT_REGION),
+        help="region for unsigned requests (REKOG_COMPAT_DEFAULT_REGION)",
+    )
+    p.add_argument(
+        "--accounts", default=env("ACCOUNTS"),
+        help='JSON file {"ACCESS_KEY_ID": "111122223333"} mapping keys to accounts (REKOG_COMPAT_ACCOUNTS)',
+    )
+    p.add_argument(
+        "--threads", type=int, default=int(env("THREADS", "8") or 8), help="request threads (REKOG_COMPAT_THREADS)"
+    )
+    p.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"), help="logging level (REKOG_COMPAT_LOG_LEVEL)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rekog-compat", description="Amazon Rekognition face API, on premises.")
+    parser.add_argument("--version", action="version", version=f"rekog-compat {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from .server import serve
+
+        serve(
+            ServerConfig(
+                host=args.host,
+                port=args.port,
+                data_dir=args.data_dir,
+                store=args.store,
+                model=args.model,
+                default_account=args.default_account,
+                default_region=args.default_region,
+                accounts_file=args.accounts,
+                threads=args.threads,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,41 @@
+"""Server configuration: command-line flags with environment-variable fallbacks."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION
+
+ENV_PREFIX = "REKOG_COMPAT_"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9090
+DEFAULT_MODEL = "Dlib"
+
+
+def default_data_dir() -> str:
+    return str(Path.home() / ".rekog-compat")
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """The value of REKOG_COMPAT_<name>, or `default`."""
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything `rekog-compat serve` can be told."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: str = ""
+    store: str | None = None
+    model: str = DEFAULT_MODEL
+    default_account: str = DEFAULT_ACCOUNT
+    default_region: str = DEFAULT_REGION
+    accounts_file: str | None = None
+    threads: int = 8
+
+    def resolved_data_dir(self) -> str:
+        return self.data_dir or default_data_dir()

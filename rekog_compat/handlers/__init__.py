@@ -1,0 +1,21 @@
+"""One handler per implemented API call: orchestration only, no HTTP, no SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..context import RequestContext
+from . import collections, tags
+
+Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+
+HANDLERS: dict[str, Handler] = {
+    "CreateCollection": collections.create_collection,
+    "DeleteCollection": collections.delete_collection,
+    "DescribeCollection": collections.describe_collection,
+    "ListCollections": collections.list_collections,
+    "TagResource": tags.tag_resource,
+    "UntagResource": tags.untag_resource,
+    "ListTagsForResource": tags.list_tags_for_resource,
+}

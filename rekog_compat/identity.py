@@ -1,0 +1,72 @@
+"""Who is calling: access key, account and region from the SigV4 Authorization header.
+
+Signatures are not verified here (that is an opt-in of its own); the header is
+only read so that every resource lands under the caller's (account, region).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .store import Scope
+
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
+_TWELVE_DIGITS = re.compile(r"\d{12}")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The caller of one request."""
+
+    access_key: str | None
+    scope: Scope
+
+
+@dataclass(frozen=True)
+class AccountResolver:
+    """Maps access key ids to accounts.
+
+    A key listed in `mapping` uses its account; a key that is itself 12 digits is
+    the account id (LocalStack's convention); anything else, or no key, gets
+    `default_account`.
+    """
+
+    default_account: str = DEFAULT_ACCOUNT
+    default_region: str = DEFAULT_REGION
+    mapping: dict[str, str] | None = None
+
+    @classmethod
+    def from_file(cls, path: str | None, default_account: str, default_region: str) -> AccountResolver:
+        """Load a JSON object {"ACCESS_KEY_ID": "111122223333", ...} (None: no mapping)."""
+        mapping: dict[str, str] = {}
+        if path:
+            data = json.loads(Path(path).read_text())
+            if not isinstance(data, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) and _TWELVE_DIGITS.fullmatch(v) for k, v in data.items()
+            ):
+                raise ValueError(f"{path}: expected a JSON object mapping access key ids to 12-digit account ids")
+            mapping = data
+        return cls(default_account=default_account, default_region=default_region, mapping=mapping)
+
+    def account_for(self, access_key: str | None) -> str:
+        if access_key is None:
+            return self.default_account
+        if self.mapping and access_key in self.mapping:
+            return self.mapping[access_key]
+        if _TWELVE_DIGITS.fullmatch(access_key):
+            return access_key
+        return self.default_account
+
+    def caller(self, authorization: str | None) -> Caller:
+        """The caller named by an Authorization header (absent or unparsable: the defaults)."""
+        match = _CREDENTIAL.search(authorization or "")
+        if match is None:
+            return Caller(None, Scope(self.default_account, self.default_region))
+        access_key, _date, region, _service = match.groups()
+        return Caller(access_key, Scope(self.account_for(access_key), region))

@@ -1,0 +1,58 @@
+"""Assemble the services from a configuration and serve them over HTTP."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+
+from waitress.server import create_server
+
+from .app import MAX_BODY_BYTES, create_app
+from .config import ServerConfig
+from .context import Services
+from .identity import AccountResolver
+from .store import open_store
+
+log = logging.getLogger("rekog_compat")
+
+
+def build_services(config: ServerConfig) -> Services:
+    store = open_store(config.store, config.resolved_data_dir())
+    return Services(config=config, store=store, face_model_version=config.model)
+
+
+def serve(config: ServerConfig) -> None:
+    """Run the server until SIGINT/SIGTERM; prints the address once it accepts requests."""
+    accounts = AccountResolver.from_file(config.accounts_file, config.default_account, config.default_region)
+    services = build_services(config)
+    app = create_app(services, accounts)
+    server = create_server(
+        app,
+        host=config.host,
+        port=config.port,
+        threads=config.threads,
+        max_request_body_size=MAX_BODY_BYTES,
+        ident="rekog-compat",
+        clear_untrusted_proxy_headers=True,
+    )
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: shutting down", signum)
+        server.close()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    host, port = server.effective_host, server.effective_port
+    print(f"rekog-compat {services.store.description} model={services.face_model_version}", flush=True)
+    print(f"rekog-compat listening on http://{host}:{port}", flush=True)
+    try:
+        server.run()
+    except OSError:
+        # server.close() from the signal handler makes the select loop fail with EBADF.
+        pass
+    finally:
+        services.store.close()
+        log.info("stopped")
+        sys.stdout.flush()

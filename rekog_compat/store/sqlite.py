@@ -1,0 +1,227 @@
+"""The embedded default store: one SQLite file (WAL) under the data directory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .base import (
+    Collection,
+    CollectionExists,
+    CollectionMissing,
+    CollectionPage,
+    Scope,
+    TooManyTags,
+)
+
+# Each entry moves the schema from version i to i+1. Released entries never change;
+# a new schema is a new entry, so every data directory ever written can be opened.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    CREATE TABLE collections (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        collection_id TEXT NOT NULL,
+        arn TEXT NOT NULL,
+        face_model_version TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (account, region, collection_id)
+    );
+    CREATE TABLE collection_tags (
+        collection_seq INTEGER NOT NULL REFERENCES collections(seq) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (collection_seq, key)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+DB_FILENAME = "rekog-compat.sqlite3"
+
+
+class SchemaTooNew(RuntimeError):
+    """The data directory was written by a newer release than this one."""
+
+
+class SqliteStore:
+    """Store backed by SQLite; safe for many threads and several processes on one machine."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.path = Path(data_dir) / DB_FILENAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.description = f"sqlite:{self.path}"
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._migrate()
+
+    # -- connections and schema ------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the lock up front (no upgrade deadlocks)."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._write() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"{self.path} has schema version {version}; this release understands up to "
+                    f"{SCHEMA_VERSION}. Upgrade rekog-compat."
+                )
+            for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target}")
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('secret', ?)", (secrets.token_bytes(32),)
+            )
+
+    def schema_version(self) -> int:
+        return int(self._connection().execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    def secret(self) -> bytes:
+        row = self._connection().execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+        return bytes(row["value"])
+
+    # -- collections -----------------------------------------------------
+
+    def create_collection(self, collection: Collection, tags: dict[str, str]) -> None:
+        scope = collection.scope
+        with self._write() as conn:
+            try:
+                cursor = conn.execute(
+                    "INSERT INTO collections (account, region, collection_id, arn, face_model_version, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        scope.account,
+                        scope.region,
+                        collection.collection_id,
+                        collection.arn,
+                        collection.face_model_version,
+                        collection.created_at,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise CollectionExists(collection.collection_id) from None
+            conn.executemany(
+                "INSERT INTO collection_tags (collection_seq, key, value) VALUES (?, ?, ?)",
+                [(cursor.lastrowid, k, v) for k, v in tags.items()],
+            )
+
+    @staticmethod
+    def _row_to_collection(row: sqlite3.Row) -> Collection:
+        return Collection(
+            scope=Scope(row["account"], row["region"]),
+            collection_id=row["collection_id"],
+            arn=row["arn"],
+            face_model_version=row["face_model_version"],
+            created_at=row["created_at"],
+        )
+
+    def _seq(self, conn: sqlite3.Connection, scope: Scope, collection_id: str) -> int:
+        row = conn.execute(
+            "SELECT seq FROM collections WHERE account = ? AND region = ? AND collection_id = ?",
+            (scope.account, scope.region, collection_id),
+        ).fetchone()
+        if row is None:
+            raise CollectionMissing(collection_id)
+        return int(row["seq"])
+
+    def get_collection(self, scope: Scope, collection_id: str) -> Collection:
+        row = self._connection().execute(
+            "SELECT * FROM collections WHERE account = ? AND region = ? AND collection_id = ?",
+            (scope.account, scope.region, collection_id),
+        ).fetchone()
+        if row is None:
+            raise CollectionMissing(collection_id)
+        return self._row_to_collection(row)
+
+    def delete_collection(self, scope: Scope, collection_id: str) -> None:
+        with self._write() as conn:
+            seq = self._seq(conn, scope, collection_id)
+            conn.execute("DELETE FROM collections WHERE seq = ?", (seq,))
+
+    def list_collections(self, scope: Scope, after_seq: int | None, limit: int) -> CollectionPage:
+        rows = self._connection().execute(
+            "SELECT * FROM collections WHERE account = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (scope.account, scope.region, after_seq or 0, limit + 1),
+        ).fetchall()
+        page = rows[:limit]
+        return CollectionPage(
+            collections=[self._row_to_collection(r) for r in page],
+            last_seq=int(page[-1]["seq"]) if page else after_seq,
+            has_more=len(rows) > limit,
+        )
+
+    def count_collections(self) -> int:
+        return int(self._connection().execute("SELECT COUNT(*) FROM collections").fetchone()[0])
+
+    # -- tags --------------------------------------------------------------
+
+    def get_tags(self, scope: Scope, collection_id: str) -> dict[str, str]:
+        conn = self._connection()
+        seq = self._seq(conn, scope, collection_id)
+        rows = conn.execute(
+            "SELECT key, value FROM collection_tags WHERE collection_seq = ? ORDER BY key", (seq,)
+        ).fetchall()
+        return {r["key"]: r["value"] for r in rows}
+
+    def set_tags(self, scope: Scope, collection_id: str, tags: dict[str, str], max_tags: int) -> None:
+        with self._write() as conn:
+            seq = self._seq(conn, scope, collection_id)
+            existing = {r[0] for r in conn.execute("SELECT key FROM collection_tags WHERE collection_seq = ?", (seq,))}
+            if len(existing | set(tags)) > max_tags:
+                raise TooManyTags(collection_id)
+            conn.executemany(
+                "INSERT INTO collection_tags (collection_seq, key, value) VALUES (?, ?, ?)"
+                " ON CONFLICT (collection_seq, key) DO UPDATE SET value = excluded.value",
+                [(seq, k, v) for k, v in tags.items()],
+            )
+
+    def remove_tags(self, scope: Scope, collection_id: str, keys: list[str]) -> None:
+        with self._write() as conn:
+            seq = self._seq(conn, scope, collection_id)
+            conn.executemany(
+                "DELETE FROM collection_tags WHERE collection_seq = ? AND key = ?", [(seq, k) for k in keys]
+            )
