@@ -33,7 +33,9 @@ def serve(config: ServerConfig) -> None:
         host=config.host,
         port=config.port,
         threads=config.threads,
-        max_request_body_size=MAX_BODY_BYTES,
+        # Waitress drops bodies past its own limit without an AWS error; keep it above
+        # the app's limit so that the app answers ImageTooLargeException in AWS's JSON.
+        max_request_body_size=2 * MAX_BODY_BYTES,
         ident="rekog-compat",
         clear_untrusted_proxy_headers=True,
     )
