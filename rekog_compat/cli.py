@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import DEFAULT_HOST, DEFAULT_MODEL, DEFAULT_PORT, ServerConfig, default_data_dir, env
+from .config import DEFAULT_DETECTOR, DEFAULT_HOST, DEFAULT_MODEL, DEFAULT_PORT, ServerConfig, default_data_dir, env
 from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 
@@ -27,7 +28,18 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="where the SQLite store lives (REKOG_COMPAT_DATA_DIR; default ~/.rekog-compat)",
     )
     p.add_argument("--store", default=env("STORE"), help="store backend: 'sqlite' (default) (REKOG_COMPAT_STORE)")
-    p.add_argument("--model", default=env("MODEL", DEFAULT_MODEL), help="face model (REKOG_COMPAT_MODEL)")
+    p.add_argument(
+        "--model", default=env("MODEL", DEFAULT_MODEL),
+        help="DeepFace recognition model; Dlib works offline (REKOG_COMPAT_MODEL)",
+    )
+    p.add_argument(
+        "--detector", default=env("DETECTOR", DEFAULT_DETECTOR),
+        help="face detector: dlib (native HOG) or a DeepFace detector backend (REKOG_COMPAT_DETECTOR)",
+    )
+    p.add_argument(
+        "--s3-endpoint-url", default=env("S3_ENDPOINT_URL"),
+        help="S3 API endpoint for Image.S3Object (REKOG_COMPAT_S3_ENDPOINT_URL; default AWS)",
+    )
     p.add_argument(
         "--default-account", default=env("DEFAULT_ACCOUNT", DEFAULT_ACCOUNT),
         help="account for callers whose key maps to none (REKOG_COMPAT_DEFAULT_ACCOUNT)",
@@ -58,21 +70,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from .engine import EngineUnavailable
         from .server import serve
+        from .store.sqlite import SchemaTooNew
 
-        serve(
-            ServerConfig(
-                host=args.host,
-                port=args.port,
-                data_dir=args.data_dir,
-                store=args.store,
-                model=args.model,
-                default_account=args.default_account,
-                default_region=args.default_region,
-                accounts_file=args.accounts,
-                threads=args.threads,
-            )
+        config = ServerConfig(
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            store=args.store,
+            model=args.model,
+            detector=args.detector,
+            s3_endpoint_url=args.s3_endpoint_url,
+            default_account=args.default_account,
+            default_region=args.default_region,
+            accounts_file=args.accounts,
+            threads=args.threads,
         )
+        try:
+            serve(config)
+        except (EngineUnavailable, SchemaTooNew, ValueError, OSError) as exc:
+            print(f"rekog-compat: cannot start: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -6,12 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .engine import DEFAULT_DETECTOR, DEFAULT_MODEL, EngineConfig
 from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 ENV_PREFIX = "REKOG_COMPAT_"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9090
-DEFAULT_MODEL = "Dlib"
 
 
 def default_data_dir() -> str:
@@ -32,6 +32,8 @@ class ServerConfig:
     data_dir: str = ""
     store: str | None = None
     model: str = DEFAULT_MODEL
+    detector: str = DEFAULT_DETECTOR
+    s3_endpoint_url: str | None = None
     default_account: str = DEFAULT_ACCOUNT
     default_region: str = DEFAULT_REGION
     accounts_file: str | None = None
@@ -39,3 +41,7 @@ class ServerConfig:
 
     def resolved_data_dir(self) -> str:
         return self.data_dir or default_data_dir()
+
+    def engine_config(self) -> EngineConfig:
+        """Model weights are linked under the data dir, where DeepFace looks for them."""
+        return EngineConfig(model=self.model, detector=self.detector, deepface_home=self.resolved_data_dir())

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .config import ServerConfig
+from .engine import FaceEngine
+from .images import LoadedImage, S3ImageReader, load_image
 from .store import Scope, Store
 
 
@@ -14,7 +17,17 @@ class Services:
 
     config: ServerConfig
     store: Store
-    face_model_version: str
+    engine: FaceEngine
+    s3: S3ImageReader
+
+    @property
+    def face_model_version(self) -> str:
+        """The FaceModelVersion of new collections and stateless calls: the configured model."""
+        return self.engine.model_version
+
+    def load_image(self, image: dict[str, Any]) -> LoadedImage:
+        """A request's Image member (Bytes or S3Object) decoded, or the AWS error."""
+        return load_image(image, self.s3)
 
 
 @dataclass(frozen=True)

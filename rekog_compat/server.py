@@ -12,15 +12,20 @@ from waitress.server import create_server
 from .app import MAX_BODY_BYTES, create_app
 from .config import ServerConfig
 from .context import Services
+from .engine import FaceEngine
 from .identity import AccountResolver
+from .images import S3ImageReader
 from .store import open_store
 
 log = logging.getLogger("rekog_compat")
 
 
 def build_services(config: ServerConfig) -> Services:
+    """Open the store and load the face models (a missing model fails here, at start-up)."""
+    engine = FaceEngine(config.engine_config())
+    engine.check_ready()
     store = open_store(config.store, config.resolved_data_dir())
-    return Services(config=config, store=store, face_model_version=config.model)
+    return Services(config=config, store=store, engine=engine, s3=S3ImageReader(config.s3_endpoint_url))
 
 
 def serve(config: ServerConfig) -> None:
@@ -51,8 +56,9 @@ def serve(config: ServerConfig) -> None:
     print(f"rekog-compat listening on http://{host}:{port}", flush=True)
     try:
         server.run()
-    except OSError:
-        # server.close() from the signal handler makes the select loop fail with EBADF.
+    except (OSError, ValueError):
+        # server.close() from the signal handler makes the select loop fail with EBADF
+        # (or ValueError on a closed descriptor, depending on where the loop was).
         pass
     finally:
         services.store.close()

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import SerializationException, ValidationException
+from .errors import ImageTooLargeException, SerializationException, ValidationException
 from .service_model import operation_model
-from .shapes import ShapeChecker, ShapeTypeError
+from .shapes import ShapeChecker, ShapeTypeError, Violation
 
 _REQUEST_CHECKER = ShapeChecker(wire_blobs=True, strict=False)
+
+
+def _image_too_large(violation: Violation) -> bool:
+    """Image.Bytes over the model's 5 MB: AWS answers ImageTooLargeException, not a validation error."""
+    return violation.path.endswith("mage.bytes") and violation.constraint.startswith(
+        "Member must have length less than or equal to"
+    )
 
 
 def validate_request(operation: str, body: Any) -> dict[str, Any]:
@@ -30,6 +37,8 @@ def validate_request(operation: str, body: Any) -> dict[str, Any]:
         result = _REQUEST_CHECKER.check(shape, body)
     except ShapeTypeError as exc:
         raise SerializationException(str(exc)) from None
+    if any(_image_too_large(v) for v in result.violations):
+        raise ImageTooLargeException()
     if result.violations:
         count = len(result.violations)
         noun = "error" if count == 1 else "errors"

@@ -12,6 +12,7 @@ import pytest
 from botocore.config import Config
 
 from tests.support.live_server import LiveServer
+from tests.support.s3 import FAKE_AWS_ENV, moto_s3_endpoint  # noqa: F401 (a fixture)
 from tests.support.shape_validation import install_output_validation
 
 ClientFactory = Callable[..., Any]
@@ -70,3 +71,30 @@ def rekognition(client_for: ClientFactory, request: pytest.FixtureRequest) -> An
 @pytest.fixture
 def fresh_data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory, moto_s3_endpoint: str) -> Iterator[LiveServer]:  # noqa: F811
+    """A second live server that reads Image.S3Object from moto's real S3 server."""
+    live = LiveServer(
+        tmp_path_factory.mktemp("s3data"), "--s3-endpoint-url", moto_s3_endpoint, env=FAKE_AWS_ENV
+    ).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def s3_client(moto_s3_endpoint: str) -> Any:  # noqa: F811
+    """A boto3 S3 client on moto's server, to put the objects the API tests read."""
+    return boto3.client(
+        "s3",
+        endpoint_url=moto_s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@pytest.fixture
+def s3_rekognition(s3_server: LiveServer, validated_operations: list[str]) -> Any:
+    return make_client(s3_server.url, validated_operations)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..context import RequestContext
-from . import collections, tags
+from . import collections, faces, tags
 
 Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 
@@ -15,6 +15,8 @@ HANDLERS: dict[str, Handler] = {
     "DeleteCollection": collections.delete_collection,
     "DescribeCollection": collections.describe_collection,
     "ListCollections": collections.list_collections,
+    "DetectFaces": faces.detect_faces,
+    "CompareFaces": faces.compare_faces,
     "TagResource": tags.tag_resource,
     "UntagResource": tags.untag_resource,
     "ListTagsForResource": tags.list_tags_for_resource,

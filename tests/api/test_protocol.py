@@ -81,7 +81,9 @@ def test_wrong_path_or_method_answers_in_aws_json_not_html(server):
 
 
 def test_oversized_body_is_refused_with_an_aws_error(server):
-    status, headers, body = post(server.url, b" " * (9 * 1024 * 1024), "RekognitionService.ListCollections")
+    from rekog_compat.app import MAX_BODY_BYTES
+
+    status, headers, body = post(server.url, b" " * (MAX_BODY_BYTES + 1), "RekognitionService.ListCollections")
     assert_aws_error(status, headers, body, "ImageTooLargeException")
 
 

@@ -15,7 +15,8 @@ def test_collections_and_tags_survive_a_restart(tmp_path, validated_operations):
         client.delete_collection(CollectionId="keep-1")
         before = client.describe_collection(CollectionId="keep-0")
     finally:
-        assert first.stop() == 0
+        code = first.stop()
+        assert code == 0, f"exit code {code}:\n" + "".join(first.output)
 
     second = LiveServer(data_dir).start()
     try:

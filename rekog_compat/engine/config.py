@@ -1,0 +1,22 @@
+"""What the engine is asked to run: a recognition model and a face detector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_MODEL = "Dlib"
+DEFAULT_DETECTOR = "dlib"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """`model`: a DeepFace recognition model name (Dlib, ArcFace, Facenet512, SFace, ...).
+
+    `detector`: `dlib` (dlib's HOG detector, run natively) or any DeepFace detector backend
+    (opencv, ssd, mtcnn, retinaface, yunet, centerface, ...). `deepface_home` is where
+    DeepFace looks for weights (`<home>/.deepface/weights`).
+    """
+
+    model: str = DEFAULT_MODEL
+    detector: str = DEFAULT_DETECTOR
+    deepface_home: str = ""

