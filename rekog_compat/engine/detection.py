@@ -68,13 +68,15 @@ class DlibHogDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
+        # HOG on luma: a quarter faster than on colour, same recall (docs/engine.md).
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         scale = detection_scale(width, height)
         if scale == 2.0:
-            image, upsample = rgb, 1  # dlib's own pyramid step is exactly x2
+            image, upsample = gray, 1  # dlib's own pyramid step is exactly x2
         else:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            image, upsample = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR), 0
-            scale = size[0] / width
+            image = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+            upsample, scale = 0, size[0] / width
         if min(image.shape[:2]) < 2:
             return []
         rects, scores, _ = self._detector.run(image, upsample, 0.0)

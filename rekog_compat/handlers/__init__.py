@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..context import RequestContext
-from . import collections, faces, tags
+from . import collection_faces, collections, faces, tags
 
 Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 
@@ -17,6 +17,11 @@ HANDLERS: dict[str, Handler] = {
     "ListCollections": collections.list_collections,
     "DetectFaces": faces.detect_faces,
     "CompareFaces": faces.compare_faces,
+    "IndexFaces": collection_faces.index_faces,
+    "ListFaces": collection_faces.list_faces,
+    "DeleteFaces": collection_faces.delete_faces,
+    "SearchFaces": collection_faces.search_faces,
+    "SearchFacesByImage": collection_faces.search_faces_by_image,
     "TagResource": tags.tag_resource,
     "UntagResource": tags.untag_resource,
     "ListTagsForResource": tags.list_tags_for_resource,

@@ -7,8 +7,11 @@ from .base import (
     CollectionExists,
     CollectionMissing,
     CollectionPage,
+    FaceMissing,
+    FacePage,
     Scope,
     Store,
+    StoredFace,
     TooManyTags,
 )
 from .sqlite import SqliteStore
@@ -26,9 +29,12 @@ __all__ = [
     "CollectionExists",
     "CollectionMissing",
     "CollectionPage",
+    "FaceMissing",
+    "FacePage",
     "Scope",
     "SqliteStore",
     "Store",
+    "StoredFace",
     "TooManyTags",
     "open_store",
 ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -36,6 +38,28 @@ class CollectionPage:
     """One page of a collection listing; `last_seq` is the position to resume after."""
 
     collections: list[Collection]
+    last_seq: int | None
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class StoredFace:
+    """A face as a collection keeps it (Rekognition's Face), without its embedding."""
+
+    face_id: str
+    image_id: str
+    external_image_id: str | None
+    bounding_box: tuple[float, float, float, float]  # Left, Top, Width, Height (ratios)
+    confidence: float
+    index_model_version: str
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FacePage:
+    """One page of a face listing; `last_seq` is the position to resume after."""
+
+    faces: list[StoredFace]
     last_seq: int | None
     has_more: bool
 
@@ -76,6 +100,47 @@ class Store(Protocol):
         ...
 
     def remove_tags(self, scope: Scope, collection_id: str, keys: list[str]) -> None: ...
+
+    def add_faces(
+        self, scope: Scope, collection_id: str, faces: list[StoredFace], vectors: np.ndarray
+    ) -> list[StoredFace]:
+        """Store faces and their unit embeddings, durably; returns those that were new
+        (a face id already in the collection is not stored twice)."""
+        ...
+
+    def list_faces(
+        self,
+        scope: Scope,
+        collection_id: str,
+        after_seq: int | None,
+        limit: int,
+        face_ids: list[str] | None = None,
+        user_id: str | None = None,
+    ) -> FacePage: ...
+
+    def get_face(self, scope: Scope, collection_id: str, face_id: str) -> tuple[StoredFace, np.ndarray]:
+        """A stored face and its embedding; raises FaceMissing."""
+        ...
+
+    def delete_faces(self, scope: Scope, collection_id: str, face_ids: list[str]) -> list[str]:
+        """Delete faces; returns the ids that were present (and are now gone)."""
+        ...
+
+    def search_faces(
+        self,
+        scope: Scope,
+        collection_id: str,
+        probe: np.ndarray,
+        limit: int,
+        max_distance: float,
+        exclude_face_id: str | None = None,
+    ) -> list[tuple[StoredFace, float]]:
+        """Up to `limit` faces within `max_distance` (cosine) of `probe`, closest first. Exact."""
+        ...
+
+
+class FaceMissing(Exception):
+    """A face id that is not in the collection."""
 
 
 class TooManyTags(Exception):

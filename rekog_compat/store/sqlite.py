@@ -8,16 +8,23 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from .base import (
     Collection,
     CollectionExists,
     CollectionMissing,
     CollectionPage,
+    FaceMissing,
+    FacePage,
     Scope,
+    StoredFace,
     TooManyTags,
 )
+from .vectors import VectorIndex
 
 # Each entry moves the schema from version i to i+1. Released entries never change;
 # a new schema is a new entry, so every data directory ever written can be opened.
@@ -44,6 +51,25 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (collection_seq, key)
     );
     """,
+    """
+    CREATE TABLE faces (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_seq INTEGER NOT NULL REFERENCES collections(seq) ON DELETE CASCADE,
+        face_id TEXT NOT NULL,
+        image_id TEXT NOT NULL,
+        external_image_id TEXT,
+        box_left REAL NOT NULL,
+        box_top REAL NOT NULL,
+        box_width REAL NOT NULL,
+        box_height REAL NOT NULL,
+        confidence REAL NOT NULL,
+        index_model_version TEXT NOT NULL,
+        user_id TEXT,
+        embedding BLOB NOT NULL,
+        UNIQUE (collection_seq, face_id)
+    );
+    CREATE INDEX faces_by_user ON faces (collection_seq, user_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -64,6 +90,9 @@ class SqliteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        # collection seq -> its in-memory search index (filled on first use)
+        self._indexes: dict[int, VectorIndex] = {}
+        self._indexes_lock = threading.Lock()
         self._migrate()
 
     # -- connections and schema ------------------------------------------
@@ -170,17 +199,21 @@ class SqliteStore:
 
     def get_collection(self, scope: Scope, collection_id: str) -> Collection:
         row = self._connection().execute(
-            "SELECT * FROM collections WHERE account = ? AND region = ? AND collection_id = ?",
+            "SELECT c.*, (SELECT COUNT(*) FROM faces f WHERE f.collection_seq = c.seq) AS face_count"
+            " FROM collections c WHERE account = ? AND region = ? AND collection_id = ?",
             (scope.account, scope.region, collection_id),
         ).fetchone()
         if row is None:
             raise CollectionMissing(collection_id)
-        return self._row_to_collection(row)
+        return replace(self._row_to_collection(row), face_count=int(row["face_count"]))
 
     def delete_collection(self, scope: Scope, collection_id: str) -> None:
         with self._write() as conn:
             seq = self._seq(conn, scope, collection_id)
+            conn.execute("DELETE FROM faces WHERE collection_seq = ?", (seq,))
             conn.execute("DELETE FROM collections WHERE seq = ?", (seq,))
+        with self._indexes_lock:
+            self._indexes.pop(seq, None)
 
     def list_collections(self, scope: Scope, after_seq: int | None, limit: int) -> CollectionPage:
         rows = self._connection().execute(
@@ -225,3 +258,145 @@ class SqliteStore:
             conn.executemany(
                 "DELETE FROM collection_tags WHERE collection_seq = ? AND key = ?", [(seq, k) for k in keys]
             )
+
+    # -- faces -------------------------------------------------------------
+
+    _FACE_COLUMNS = (
+        "seq, face_id, image_id, external_image_id, box_left, box_top, box_width, box_height,"
+        " confidence, index_model_version, user_id"
+    )
+
+    @staticmethod
+    def _row_to_face(row: sqlite3.Row) -> StoredFace:
+        return StoredFace(
+            face_id=row["face_id"],
+            image_id=row["image_id"],
+            external_image_id=row["external_image_id"],
+            bounding_box=(row["box_left"], row["box_top"], row["box_width"], row["box_height"]),
+            confidence=row["confidence"],
+            index_model_version=row["index_model_version"],
+            user_id=row["user_id"],
+        )
+
+    def _index(self, conn: sqlite3.Connection, seq: int) -> VectorIndex:
+        """The collection's search index, read from disk the first time (caller holds no index lock)."""
+        with self._indexes_lock:
+            index = self._indexes.get(seq)
+            if index is None:
+                index = self._indexes[seq] = VectorIndex()
+        with index.lock:
+            if not index.loaded:
+                rows = conn.execute(
+                    "SELECT face_id, embedding FROM faces WHERE collection_seq = ? ORDER BY seq", (seq,)
+                ).fetchall()
+                if rows:
+                    index.add([r["face_id"] for r in rows], np.stack([_vector(r["embedding"]) for r in rows]))
+                index.loaded = True
+        return index
+
+    def add_faces(
+        self, scope: Scope, collection_id: str, faces: list[StoredFace], vectors: np.ndarray
+    ) -> list[StoredFace]:
+        conn = self._connection()
+        index = self._index(conn, self._seq(conn, scope, collection_id))
+        added, added_vectors = [], []
+        with index.lock:
+            with self._write() as conn:
+                seq = self._seq(conn, scope, collection_id)
+                for face, vector in zip(faces, np.asarray(vectors, dtype=np.float32), strict=True):
+                    cursor = conn.execute(
+                        "INSERT INTO faces (collection_seq, face_id, image_id, external_image_id, box_left, box_top,"
+                        " box_width, box_height, confidence, index_model_version, user_id, embedding)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT (collection_seq, face_id) DO NOTHING",
+                        (seq, face.face_id, face.image_id, face.external_image_id, *face.bounding_box,
+                         face.confidence, face.index_model_version, face.user_id, vector.tobytes()),
+                    )
+                    if cursor.rowcount:
+                        added.append(face)
+                        added_vectors.append(vector)
+            # Committed: the index follows under its lock, so no search sees it half-done.
+            if added:
+                index.add([f.face_id for f in added], np.stack(added_vectors))
+        return added
+
+    def list_faces(
+        self,
+        scope: Scope,
+        collection_id: str,
+        after_seq: int | None,
+        limit: int,
+        face_ids: list[str] | None = None,
+        user_id: str | None = None,
+    ) -> FacePage:
+        conn = self._connection()
+        seq = self._seq(conn, scope, collection_id)
+        sql = f"SELECT {self._FACE_COLUMNS} FROM faces WHERE collection_seq = ? AND seq > ?"
+        args: list[object] = [seq, after_seq or 0]
+        if face_ids is not None:
+            sql += f" AND face_id IN ({', '.join('?' * len(face_ids))})"
+            args += face_ids
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            args.append(user_id)
+        rows = conn.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit + 1)).fetchall()
+        page = rows[:limit]
+        return FacePage(
+            faces=[self._row_to_face(r) for r in page],
+            last_seq=int(page[-1]["seq"]) if page else after_seq,
+            has_more=len(rows) > limit,
+        )
+
+    def get_face(self, scope: Scope, collection_id: str, face_id: str) -> tuple[StoredFace, np.ndarray]:
+        conn = self._connection()
+        row = conn.execute(
+            f"SELECT {self._FACE_COLUMNS}, embedding FROM faces WHERE collection_seq = ? AND face_id = ?",
+            (self._seq(conn, scope, collection_id), face_id),
+        ).fetchone()
+        if row is None:
+            raise FaceMissing(face_id)
+        return self._row_to_face(row), _vector(row["embedding"])
+
+    def delete_faces(self, scope: Scope, collection_id: str, face_ids: list[str]) -> list[str]:
+        conn = self._connection()
+        index = self._index(conn, self._seq(conn, scope, collection_id))
+        with index.lock:
+            with self._write() as conn:
+                seq = self._seq(conn, scope, collection_id)
+                deleted = [
+                    face_id for face_id in dict.fromkeys(face_ids)
+                    if conn.execute(
+                        "DELETE FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
+                    ).rowcount
+                ]
+            index.remove(deleted)
+        return deleted
+
+    def search_faces(
+        self,
+        scope: Scope,
+        collection_id: str,
+        probe: np.ndarray,
+        limit: int,
+        max_distance: float,
+        exclude_face_id: str | None = None,
+    ) -> list[tuple[StoredFace, float]]:
+        conn = self._connection()
+        seq = self._seq(conn, scope, collection_id)
+        index = self._index(conn, seq)
+        with index.lock:
+            hits = index.search(probe, limit, max_distance, exclude_face_id)
+        if not hits:
+            return []
+        rows = conn.execute(
+            f"SELECT {self._FACE_COLUMNS} FROM faces WHERE collection_seq = ?"
+            f" AND face_id IN ({', '.join('?' * len(hits))})",
+            (seq, *[face_id for face_id, _ in hits]),
+        ).fetchall()
+        faces = {r["face_id"]: self._row_to_face(r) for r in rows}
+        # A face deleted between the search and this read is simply not returned.
+        return [(faces[face_id], distance) for face_id, distance in hits if face_id in faces]
+
+
+def _vector(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)

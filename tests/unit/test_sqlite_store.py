@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import sqlite3
 
+import numpy as np
 import pytest
 
-from rekog_compat.store import Collection, CollectionExists, CollectionMissing, Scope, SqliteStore, TooManyTags
+from rekog_compat.store import (
+    Collection,
+    CollectionExists,
+    CollectionMissing,
+    FaceMissing,
+    Scope,
+    SqliteStore,
+    StoredFace,
+    TooManyTags,
+)
 from rekog_compat.store.sqlite import DB_FILENAME, SCHEMA_VERSION, SchemaTooNew
 
 SCOPE = Scope("123456789012", "us-east-1")
@@ -72,3 +82,79 @@ def test_listing_pages_by_creation_order(tmp_path):
     assert [c.collection_id for c in first.collections] == ["b", "a"] and first.has_more
     second = store.list_collections(SCOPE, first.last_seq, 2)
     assert [c.collection_id for c in second.collections] == ["c"] and not second.has_more
+
+
+def stored_face(face_id: str, external: str = "img", user: str | None = None) -> StoredFace:
+    return StoredFace(face_id, "image-" + external, external, (0.1, 0.2, 0.3, 0.4), 99.0, "1.0", user)
+
+
+def unit(seed: int) -> np.ndarray:
+    vector = np.random.default_rng(seed).normal(size=128).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_faces_are_stored_once_counted_listed_and_deleted(tmp_path):
+    store = SqliteStore(tmp_path)
+    store.create_collection(collection("c"), {})
+    faces = [stored_face(f"face-{i}") for i in range(5)]
+    vectors = np.stack([unit(i) for i in range(5)])
+    assert store.add_faces(SCOPE, "c", faces, vectors) == faces
+    assert store.add_faces(SCOPE, "c", faces[:2], vectors[:2]) == []  # duplicates: nothing new
+    assert store.get_collection(SCOPE, "c").face_count == 5
+    page = store.list_faces(SCOPE, "c", None, 3)
+    assert [f.face_id for f in page.faces] == ["face-0", "face-1", "face-2"] and page.has_more
+    rest = store.list_faces(SCOPE, "c", page.last_seq, 3)
+    assert [f.face_id for f in rest.faces] == ["face-3", "face-4"] and not rest.has_more
+    assert [f.face_id for f in store.list_faces(SCOPE, "c", None, 10, face_ids=["face-4", "x"]).faces] == ["face-4"]
+    assert store.delete_faces(SCOPE, "c", ["face-1", "face-1", "missing"]) == ["face-1"]
+    assert store.get_collection(SCOPE, "c").face_count == 4
+    with pytest.raises(FaceMissing):
+        store.get_face(SCOPE, "c", "face-1")
+    face, vector = store.get_face(SCOPE, "c", "face-2")
+    assert face == faces[2] and np.allclose(vector, vectors[2])
+
+
+def test_search_index_is_rebuilt_from_disk_on_reopen(tmp_path):
+    store = SqliteStore(tmp_path)
+    store.create_collection(collection("c"), {})
+    vectors = np.stack([unit(i) for i in range(4)])
+    store.add_faces(SCOPE, "c", [stored_face(f"face-{i}") for i in range(4)], vectors)
+    store.delete_faces(SCOPE, "c", ["face-0"])
+    store.close()
+    again = SqliteStore(tmp_path)
+    hits = again.search_faces(SCOPE, "c", vectors[2], 10, 2.0)
+    assert [face.face_id for face, _ in hits][0] == "face-2"
+    assert {face.face_id for face, _ in hits} == {"face-1", "face-2", "face-3"}
+    excluded = again.search_faces(SCOPE, "c", vectors[2], 10, 2.0, exclude_face_id="face-2")
+    assert {face.face_id for face, _ in excluded} == {"face-1", "face-3"}
+
+
+def test_deleting_a_collection_deletes_its_faces(tmp_path):
+    store = SqliteStore(tmp_path)
+    store.create_collection(collection("c"), {})
+    store.add_faces(SCOPE, "c", [stored_face("f")], np.stack([unit(0)]))
+    store.search_faces(SCOPE, "c", unit(0), 1, 2.0)  # load the index
+    store.delete_collection(SCOPE, "c")
+    store.create_collection(collection("c"), {})
+    assert store.get_collection(SCOPE, "c").face_count == 0
+    assert store.search_faces(SCOPE, "c", unit(0), 1, 2.0) == []
+
+
+def test_a_data_dir_of_the_first_release_is_migrated_keeping_its_collections(tmp_path):
+    from rekog_compat.store.sqlite import MIGRATIONS
+
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO collections (account, region, collection_id, arn, face_model_version, created_at)"
+        " VALUES (?, ?, 'old', 'arn:old', 'Dlib', 1.0)",
+        (SCOPE.account, SCOPE.region),
+    )
+    conn.commit()
+    conn.close()
+    store = SqliteStore(tmp_path)
+    assert store.schema_version() == SCHEMA_VERSION
+    assert store.get_collection(SCOPE, "old").face_count == 0
+    store.add_faces(SCOPE, "old", [stored_face("f")], np.stack([unit(0)]))
+    assert store.get_collection(SCOPE, "old").face_count == 1

@@ -1,0 +1,200 @@
+"""IndexFaces, ListFaces, DeleteFaces, SearchFaces, SearchFacesByImage: a collection's faces."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+
+from ..context import RequestContext
+from ..engine import DetectedFace
+from ..errors import InvalidParameterException
+from ..images import LoadedImage
+from ..pagination import decode_token, encode_token
+from ..quality import quality_reasons
+from ..store import Collection, FaceMissing, StoredFace
+from .collections import get_collection
+from .faces import MAX_FACES_PER_IMAGE, bounding_box, face_detail, requested_members
+
+DEFAULT_FACE_MATCH_THRESHOLD = 80.0
+# AWS documents no default for MaxFaces; it returns at most 4096 matches.
+DEFAULT_MAX_MATCHES = 4096
+DEFAULT_LIST_PAGE_SIZE = 1000
+# Version of this server's index pipeline (detector + alignment + embedding) stored with each
+# face: the model's shape requires digits, and it changes whenever stored vectors would.
+INDEX_PIPELINE_VERSION = "1.0"
+# Name-based ids: the same image indexed into two collections of one model gets the same
+# ImageId and FaceIds, as AWS documents (and re-indexing it stores no duplicate).
+_ID_NAMESPACE = uuid.UUID("6f2b1a8e-3c55-4f7e-9d1c-2a8f0e6b7c41")
+
+
+def image_id(model: str, image: LoadedImage) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{model}|{image.sha256}"))
+
+
+def face_id(image_uuid: str, external_image_id: str | None, face: DetectedFace) -> str:
+    box = ",".join(f"{v:.6f}" for v in face.box)
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{image_uuid}|{external_image_id or ''}|{box}"))
+
+
+def face_document(face: StoredFace) -> dict[str, Any]:
+    """Rekognition's Face structure for a stored face."""
+    left, top, width, height = face.bounding_box
+    document: dict[str, Any] = {
+        "FaceId": face.face_id,
+        "BoundingBox": {"Width": width, "Height": height, "Left": left, "Top": top},
+        "ImageId": face.image_id,
+    }
+    if face.external_image_id is not None:
+        document["ExternalImageId"] = face.external_image_id
+    document["Confidence"] = face.confidence
+    document["IndexFacesModelVersion"] = face.index_model_version
+    if face.user_id is not None:
+        document["UserId"] = face.user_id
+    return document
+
+
+def searchable_collection(ctx: RequestContext, collection_id: str) -> Collection:
+    """The caller's collection, if its vectors come from the model this server runs."""
+    collection = get_collection(ctx, collection_id)
+    model = ctx.services.engine.model_version
+    if collection.face_model_version != model:
+        raise InvalidParameterException(
+            f"Collection {collection_id} holds {collection.face_model_version} face vectors; "
+            f"this server runs the {model} model, whose vectors cannot be compared with them."
+        )
+    return collection
+
+
+def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    engine = ctx.services.engine
+    collection = searchable_collection(ctx, params["CollectionId"])
+    image = ctx.services.load_image(params["Image"])
+    max_faces = min(params.get("MaxFaces", MAX_FACES_PER_IMAGE), MAX_FACES_PER_IMAGE)
+    level = params.get("QualityFilter", "AUTO")
+    external_image_id = params.get("ExternalImageId")
+    extra, all_landmarks = requested_members(params.get("DetectionAttributes"))
+
+    kept: list[DetectedFace] = []
+    unindexed = []
+    for face in engine.detect(image.rgb, max_faces=MAX_FACES_PER_IMAGE):  # largest first
+        reasons = quality_reasons(face, image.width, image.height, level)
+        if not reasons and len(kept) >= max_faces:
+            reasons = ["EXCEEDS_MAX_FACES"]
+        if reasons:
+            unindexed.append({"Reasons": reasons, "FaceDetail": face_detail(engine, image, face, extra, all_landmarks)})
+        else:
+            kept.append(face)
+
+    image_uuid = image_id(collection.face_model_version, image)
+    stored = [
+        StoredFace(
+            face_id=face_id(image_uuid, external_image_id, face),
+            image_id=image_uuid,
+            external_image_id=external_image_id,
+            bounding_box=face.box,
+            confidence=face.confidence,
+            index_model_version=INDEX_PIPELINE_VERSION,
+        )
+        for face in kept
+    ]
+    if stored:
+        ctx.store.add_faces(ctx.scope, collection.collection_id, stored, engine.embed(kept))
+    return {
+        "FaceRecords": [
+            {"Face": face_document(record), "FaceDetail": face_detail(engine, image, face, extra, all_landmarks)}
+            for record, face in zip(stored, kept, strict=True)
+        ],
+        "FaceModelVersion": collection.face_model_version,
+        "UnindexedFaces": unindexed,
+    }
+
+
+def list_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    collection = get_collection(ctx, params["CollectionId"])
+    listing = f"ListFaces|{ctx.scope.account}|{ctx.scope.region}|{collection.collection_id}|{collection.created_at}"
+    secret = ctx.store.secret()
+    after = decode_token(secret, listing, params["NextToken"]) if "NextToken" in params else None
+    page = ctx.store.list_faces(
+        ctx.scope,
+        collection.collection_id,
+        after,
+        params.get("MaxResults") or DEFAULT_LIST_PAGE_SIZE,
+        face_ids=params.get("FaceIds"),
+        user_id=params.get("UserId"),
+    )
+    response: dict[str, Any] = {"Faces": [face_document(f) for f in page.faces]}
+    if page.has_more and page.last_seq is not None:
+        response["NextToken"] = encode_token(secret, listing, page.last_seq)
+    response["FaceModelVersion"] = collection.face_model_version
+    return response
+
+
+def delete_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    collection = get_collection(ctx, params["CollectionId"])
+    asked = list(dict.fromkeys(params["FaceIds"]))
+    deleted = set(ctx.store.delete_faces(ctx.scope, collection.collection_id, asked))
+    response: dict[str, Any] = {}
+    if deleted:  # the model's DeletedFaces has at least one member when present
+        response["DeletedFaces"] = [f for f in asked if f in deleted]
+    response["UnsuccessfulFaceDeletions"] = [
+        {"FaceId": f, "Reasons": ["FACE_NOT_FOUND"]} for f in asked if f not in deleted
+    ]
+    return response
+
+
+def _matches(
+    ctx: RequestContext, collection: Collection, probe: np.ndarray, params: dict[str, Any], exclude: str | None = None
+) -> list[dict[str, Any]]:
+    """FaceMatches at or above FaceMatchThreshold, most similar first."""
+    scale = ctx.services.engine.similarity_scale
+    threshold = params.get("FaceMatchThreshold", DEFAULT_FACE_MATCH_THRESHOLD)
+    hits = ctx.store.search_faces(
+        ctx.scope,
+        collection.collection_id,
+        probe,
+        params.get("MaxFaces", DEFAULT_MAX_MATCHES),
+        scale.distance_at(threshold),
+        exclude_face_id=exclude,
+    )
+    if not hits:
+        return []
+    similarities = scale(np.array([distance for _, distance in hits]))
+    return [
+        {"Similarity": float(similarity), "Face": face_document(face)}
+        for (face, _), similarity in zip(hits, similarities, strict=True)
+        if similarity >= threshold
+    ]
+
+
+def search_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    collection = searchable_collection(ctx, params["CollectionId"])
+    try:
+        _, vector = ctx.store.get_face(ctx.scope, collection.collection_id, params["FaceId"])
+    except FaceMissing:
+        raise InvalidParameterException("faceId was not found in the collection") from None
+    return {
+        "SearchedFaceId": params["FaceId"],
+        "FaceMatches": _matches(ctx, collection, vector, params, exclude=params["FaceId"]),
+        "FaceModelVersion": collection.face_model_version,
+    }
+
+
+def search_faces_by_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    engine = ctx.services.engine
+    collection = searchable_collection(ctx, params["CollectionId"])
+    image = ctx.services.load_image(params["Image"])
+    level = params.get("QualityFilter", "NONE")
+    faces = [
+        f for f in engine.detect(image.rgb, max_faces=1) if not quality_reasons(f, image.width, image.height, level)
+    ]
+    if not faces:
+        raise InvalidParameterException()
+    face = faces[0]
+    return {
+        "SearchedFaceBoundingBox": bounding_box(face),
+        "SearchedFaceConfidence": face.confidence,
+        "FaceMatches": _matches(ctx, collection, engine.embed([face])[0], params),
+        "FaceModelVersion": collection.face_model_version,
+    }
