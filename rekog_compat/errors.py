@@ -64,6 +64,11 @@ class ConflictException(AwsError):
     code = "ConflictException"
 
 
+class IdempotentParameterMismatchException(AwsError):
+    code = "IdempotentParameterMismatchException"
+    default_message = "ClientRequestToken was used with different parameters in an earlier request."
+
+
 class AccessDeniedException(AwsError):
     code = "AccessDeniedException"
 

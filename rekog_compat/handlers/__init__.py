@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..context import RequestContext
-from . import collection_faces, collections, faces, tags
+from . import collection_faces, collections, faces, tags, users
 
 Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 
@@ -22,6 +22,13 @@ HANDLERS: dict[str, Handler] = {
     "DeleteFaces": collection_faces.delete_faces,
     "SearchFaces": collection_faces.search_faces,
     "SearchFacesByImage": collection_faces.search_faces_by_image,
+    "CreateUser": users.create_user,
+    "DeleteUser": users.delete_user,
+    "ListUsers": users.list_users,
+    "AssociateFaces": users.associate_faces,
+    "DisassociateFaces": users.disassociate_faces,
+    "SearchUsers": users.search_users,
+    "SearchUsersByImage": users.search_users_by_image,
     "TagResource": tags.tag_resource,
     "UntagResource": tags.untag_resource,
     "ListTagsForResource": tags.list_tags_for_resource,

@@ -134,13 +134,19 @@ def list_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 def delete_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     collection = get_collection(ctx, params["CollectionId"])
     asked = list(dict.fromkeys(params["FaceIds"]))
-    deleted = set(ctx.store.delete_faces(ctx.scope, collection.collection_id, asked))
+    deleted, associated = ctx.store.delete_faces(ctx.scope, collection.collection_id, asked)
     response: dict[str, Any] = {}
     if deleted:  # the model's DeletedFaces has at least one member when present
-        response["DeletedFaces"] = [f for f in asked if f in deleted]
-    response["UnsuccessfulFaceDeletions"] = [
-        {"FaceId": f, "Reasons": ["FACE_NOT_FOUND"]} for f in asked if f not in deleted
-    ]
+        response["DeletedFaces"] = deleted
+    unsuccessful = []
+    for face_id in asked:
+        if face_id in associated:
+            unsuccessful.append(
+                {"FaceId": face_id, "UserId": associated[face_id], "Reasons": ["ASSOCIATED_TO_AN_EXISTING_USER"]}
+            )
+        elif face_id not in deleted:
+            unsuccessful.append({"FaceId": face_id, "Reasons": ["FACE_NOT_FOUND"]})
+    response["UnsuccessfulFaceDeletions"] = unsuccessful
     return response
 
 

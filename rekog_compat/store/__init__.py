@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from .base import (
+    AssociationResult,
     Collection,
     CollectionExists,
     CollectionMissing,
     CollectionPage,
     FaceMissing,
     FacePage,
+    FaceRefusal,
     Scope,
     Store,
     StoredFace,
+    StoredUser,
+    TooManyFaces,
     TooManyTags,
+    UserExists,
+    UserMissing,
+    UserPage,
 )
 from .sqlite import SqliteStore
 
@@ -25,16 +32,23 @@ def open_store(url: str | None, data_dir: str) -> Store:
 
 
 __all__ = [
+    "AssociationResult",
     "Collection",
     "CollectionExists",
     "CollectionMissing",
     "CollectionPage",
     "FaceMissing",
     "FacePage",
+    "FaceRefusal",
     "Scope",
     "SqliteStore",
     "Store",
     "StoredFace",
+    "StoredUser",
+    "TooManyFaces",
     "TooManyTags",
+    "UserExists",
+    "UserMissing",
+    "UserPage",
     "open_store",
 ]

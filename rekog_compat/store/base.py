@@ -64,6 +64,38 @@ class FacePage:
     has_more: bool
 
 
+@dataclass(frozen=True)
+class StoredUser:
+    """A user of a collection and how many faces it holds (0: CREATED, else ACTIVE)."""
+
+    user_id: str
+    face_count: int
+
+
+@dataclass(frozen=True)
+class UserPage:
+    users: list[StoredUser]
+    last_seq: int | None
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class FaceRefusal:
+    """A face an association call could not act on, in Rekognition's terms."""
+
+    face_id: str
+    reason: str  # FACE_NOT_FOUND, ASSOCIATED_TO_A_DIFFERENT_USER, LOW_MATCH_CONFIDENCE
+    user_id: str | None = None  # the other user, for ASSOCIATED_TO_A_DIFFERENT_USER
+    distance: float | None = None  # from the user's vector, for LOW_MATCH_CONFIDENCE
+
+
+@dataclass(frozen=True)
+class AssociationResult:
+    changed: list[str]  # face ids associated (or disassociated)
+    refused: list[FaceRefusal]
+    face_count: int  # the user's faces afterwards
+
+
 class CollectionExists(Exception):
     """CreateCollection for an id already present in the scope."""
 
@@ -122,8 +154,8 @@ class Store(Protocol):
         """A stored face and its embedding; raises FaceMissing."""
         ...
 
-    def delete_faces(self, scope: Scope, collection_id: str, face_ids: list[str]) -> list[str]:
-        """Delete faces; returns the ids that were present (and are now gone)."""
+    def delete_faces(self, scope: Scope, collection_id: str, face_ids: list[str]) -> tuple[list[str], dict[str, str]]:
+        """Delete faces that belong to no user; returns (deleted ids, {kept face id: its user id})."""
         ...
 
     def search_faces(
@@ -138,9 +170,80 @@ class Store(Protocol):
         """Up to `limit` faces within `max_distance` (cosine) of `probe`, closest first. Exact."""
         ...
 
+    # -- users: a user's vector is the normalised mean of its faces' embeddings --
+
+    def create_user(self, scope: Scope, collection_id: str, user_id: str) -> None:
+        """Raises UserExists."""
+        ...
+
+    def get_user(self, scope: Scope, collection_id: str, user_id: str) -> StoredUser:
+        """Raises UserMissing."""
+        ...
+
+    def delete_user(self, scope: Scope, collection_id: str, user_id: str) -> None:
+        """Disassociate the user's faces, then delete it; raises UserMissing."""
+        ...
+
+    def list_users(self, scope: Scope, collection_id: str, after_seq: int | None, limit: int) -> UserPage: ...
+
+    def associate_faces(
+        self,
+        scope: Scope,
+        collection_id: str,
+        user_id: str,
+        face_ids: list[str],
+        max_distance: float,
+        max_faces: int,
+    ) -> AssociationResult:
+        """Associate faces with a user, atomically. A face further than `max_distance` from the
+        user's vector (as it grows within the call) is refused with LOW_MATCH_CONFIDENCE; the
+        user's first face is taken as it is. Raises UserMissing, or TooManyFaces when the user
+        would hold more than `max_faces`."""
+        ...
+
+    def disassociate_faces(
+        self, scope: Scope, collection_id: str, user_id: str, face_ids: list[str]
+    ) -> AssociationResult: ...
+
+    def user_vector(self, scope: Scope, collection_id: str, user_id: str) -> np.ndarray | None:
+        """The user's vector (None while it holds no face); raises UserMissing."""
+        ...
+
+    def search_users(
+        self,
+        scope: Scope,
+        collection_id: str,
+        probe: np.ndarray,
+        limit: int,
+        max_distance: float,
+        exclude_user_id: str | None = None,
+    ) -> list[tuple[StoredUser, float]]:
+        """Up to `limit` users whose vector is within `max_distance` of `probe`, closest first."""
+        ...
+
+    def remember_response(self, scope: Scope, operation: str, token: str, fingerprint: str, response: str) -> None:
+        """Idempotency: keep the response of (operation, token) for 24 hours (the first one wins)."""
+        ...
+
+    def recall_response(self, scope: Scope, operation: str, token: str) -> tuple[str, str] | None:
+        """(fingerprint, response) of an earlier call with this token, if any."""
+        ...
+
 
 class FaceMissing(Exception):
     """A face id that is not in the collection."""
+
+
+class UserExists(Exception):
+    """CreateUser for a user id already in the collection."""
+
+
+class UserMissing(Exception):
+    """A user id that is not in the collection."""
+
+
+class TooManyFaces(Exception):
+    """An association would leave a user with more faces than allowed."""
 
 
 class TooManyTags(Exception):

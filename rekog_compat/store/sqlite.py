@@ -6,6 +6,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -14,15 +15,22 @@ from pathlib import Path
 import numpy as np
 
 from .base import (
+    AssociationResult,
     Collection,
     CollectionExists,
     CollectionMissing,
     CollectionPage,
     FaceMissing,
     FacePage,
+    FaceRefusal,
     Scope,
     StoredFace,
+    StoredUser,
+    TooManyFaces,
     TooManyTags,
+    UserExists,
+    UserMissing,
+    UserPage,
 )
 from .vectors import VectorIndex
 
@@ -70,7 +78,27 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX faces_by_user ON faces (collection_seq, user_id);
     """,
+    """
+    CREATE TABLE users (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_seq INTEGER NOT NULL REFERENCES collections(seq) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (collection_seq, user_id)
+    );
+    CREATE TABLE idempotency (
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        token TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        response TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (account, region, operation, token)
+    );
+    """,
 ]
+IDEMPOTENCY_WINDOW_S = 24 * 3600
 
 SCHEMA_VERSION = len(MIGRATIONS)
 DB_FILENAME = "rekog-compat.sqlite3"
@@ -90,8 +118,9 @@ class SqliteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        # collection seq -> its in-memory search index (filled on first use)
+        # collection seq -> its in-memory search indexes (filled on first use): faces, users
         self._indexes: dict[int, VectorIndex] = {}
+        self._user_indexes: dict[int, VectorIndex] = {}
         self._indexes_lock = threading.Lock()
         self._migrate()
 
@@ -199,21 +228,26 @@ class SqliteStore:
 
     def get_collection(self, scope: Scope, collection_id: str) -> Collection:
         row = self._connection().execute(
-            "SELECT c.*, (SELECT COUNT(*) FROM faces f WHERE f.collection_seq = c.seq) AS face_count"
+            "SELECT c.*, (SELECT COUNT(*) FROM faces f WHERE f.collection_seq = c.seq) AS face_count,"
+            " (SELECT COUNT(*) FROM users u WHERE u.collection_seq = c.seq) AS user_count"
             " FROM collections c WHERE account = ? AND region = ? AND collection_id = ?",
             (scope.account, scope.region, collection_id),
         ).fetchone()
         if row is None:
             raise CollectionMissing(collection_id)
-        return replace(self._row_to_collection(row), face_count=int(row["face_count"]))
+        return replace(
+            self._row_to_collection(row), face_count=int(row["face_count"]), user_count=int(row["user_count"])
+        )
 
     def delete_collection(self, scope: Scope, collection_id: str) -> None:
         with self._write() as conn:
             seq = self._seq(conn, scope, collection_id)
             conn.execute("DELETE FROM faces WHERE collection_seq = ?", (seq,))
+            conn.execute("DELETE FROM users WHERE collection_seq = ?", (seq,))
             conn.execute("DELETE FROM collections WHERE seq = ?", (seq,))
         with self._indexes_lock:
             self._indexes.pop(seq, None)
+            self._user_indexes.pop(seq, None)
 
     def list_collections(self, scope: Scope, after_seq: int | None, limit: int) -> CollectionPage:
         rows = self._connection().execute(
@@ -278,12 +312,16 @@ class SqliteStore:
             user_id=row["user_id"],
         )
 
-    def _index(self, conn: sqlite3.Connection, seq: int) -> VectorIndex:
-        """The collection's search index, read from disk the first time (caller holds no index lock)."""
+    def _cached_index(self, cache: dict[int, VectorIndex], seq: int) -> VectorIndex:
         with self._indexes_lock:
-            index = self._indexes.get(seq)
+            index = cache.get(seq)
             if index is None:
-                index = self._indexes[seq] = VectorIndex()
+                index = cache[seq] = VectorIndex()
+            return index
+
+    def _index(self, conn: sqlite3.Connection, seq: int) -> VectorIndex:
+        """The collection's face index, read from disk the first time."""
+        index = self._cached_index(self._indexes, seq)
         with index.lock:
             if not index.loaded:
                 rows = conn.execute(
@@ -291,6 +329,23 @@ class SqliteStore:
                 ).fetchall()
                 if rows:
                     index.add([r["face_id"] for r in rows], np.stack([_vector(r["embedding"]) for r in rows]))
+                index.loaded = True
+        return index
+
+    def _user_index(self, conn: sqlite3.Connection, seq: int) -> VectorIndex:
+        """The collection's user index (one normalised mean vector per user with faces)."""
+        index = self._cached_index(self._user_indexes, seq)
+        with index.lock:
+            if not index.loaded:
+                rows = conn.execute(
+                    "SELECT user_id, embedding FROM faces WHERE collection_seq = ? AND user_id IS NOT NULL"
+                    " ORDER BY user_id", (seq,),
+                ).fetchall()
+                grouped: dict[str, list[np.ndarray]] = {}
+                for r in rows:
+                    grouped.setdefault(r["user_id"], []).append(_vector(r["embedding"]))
+                if grouped:
+                    index.add(list(grouped), np.stack([_mean_direction(v) for v in grouped.values()]))
                 index.loaded = True
         return index
 
@@ -357,20 +412,27 @@ class SqliteStore:
             raise FaceMissing(face_id)
         return self._row_to_face(row), _vector(row["embedding"])
 
-    def delete_faces(self, scope: Scope, collection_id: str, face_ids: list[str]) -> list[str]:
+    def delete_faces(self, scope: Scope, collection_id: str, face_ids: list[str]) -> tuple[list[str], dict[str, str]]:
         conn = self._connection()
         index = self._index(conn, self._seq(conn, scope, collection_id))
+        deleted: list[str] = []
+        associated: dict[str, str] = {}
         with index.lock:
             with self._write() as conn:
                 seq = self._seq(conn, scope, collection_id)
-                deleted = [
-                    face_id for face_id in dict.fromkeys(face_ids)
-                    if conn.execute(
-                        "DELETE FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
-                    ).rowcount
-                ]
+                for face_id in dict.fromkeys(face_ids):
+                    row = conn.execute(
+                        "SELECT user_id FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
+                    ).fetchone()
+                    if row is None:
+                        continue
+                    if row["user_id"] is not None:
+                        associated[face_id] = row["user_id"]
+                        continue
+                    conn.execute("DELETE FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id))
+                    deleted.append(face_id)
             index.remove(deleted)
-        return deleted
+        return deleted, associated
 
     def search_faces(
         self,
@@ -396,6 +458,210 @@ class SqliteStore:
         faces = {r["face_id"]: self._row_to_face(r) for r in rows}
         # A face deleted between the search and this read is simply not returned.
         return [(faces[face_id], distance) for face_id, distance in hits if face_id in faces]
+
+    # -- users -------------------------------------------------------------
+
+    def _user_seq(self, conn: sqlite3.Connection, seq: int, user_id: str) -> int:
+        row = conn.execute("SELECT seq FROM users WHERE collection_seq = ? AND user_id = ?", (seq, user_id)).fetchone()
+        if row is None:
+            raise UserMissing(user_id)
+        return int(row["seq"])
+
+    @staticmethod
+    def _user_faces(conn: sqlite3.Connection, seq: int, user_id: str) -> list[np.ndarray]:
+        rows = conn.execute(
+            "SELECT embedding FROM faces WHERE collection_seq = ? AND user_id = ? ORDER BY seq", (seq, user_id)
+        ).fetchall()
+        return [_vector(r["embedding"]) for r in rows]
+
+    def _refresh_user_vector(self, index: VectorIndex, user_id: str, vectors: list[np.ndarray]) -> None:
+        index.remove([user_id])
+        if vectors:
+            index.add([user_id], _mean_direction(vectors)[np.newaxis, :])
+
+    def create_user(self, scope: Scope, collection_id: str, user_id: str) -> None:
+        with self._write() as conn:
+            seq = self._seq(conn, scope, collection_id)
+            try:
+                conn.execute(
+                    "INSERT INTO users (collection_seq, user_id, created_at) VALUES (?, ?, ?)",
+                    (seq, user_id, time.time()),
+                )
+            except sqlite3.IntegrityError:
+                raise UserExists(user_id) from None
+
+    def get_user(self, scope: Scope, collection_id: str, user_id: str) -> StoredUser:
+        conn = self._connection()
+        seq = self._seq(conn, scope, collection_id)
+        self._user_seq(conn, seq, user_id)
+        count = conn.execute(
+            "SELECT COUNT(*) FROM faces WHERE collection_seq = ? AND user_id = ?", (seq, user_id)
+        ).fetchone()[0]
+        return StoredUser(user_id, int(count))
+
+    def delete_user(self, scope: Scope, collection_id: str, user_id: str) -> None:
+        conn = self._connection()
+        index = self._user_index(conn, self._seq(conn, scope, collection_id))
+        with index.lock:
+            with self._write() as conn:
+                seq = self._seq(conn, scope, collection_id)
+                user_seq = self._user_seq(conn, seq, user_id)
+                conn.execute("UPDATE faces SET user_id = NULL WHERE collection_seq = ? AND user_id = ?", (seq, user_id))
+                conn.execute("DELETE FROM users WHERE seq = ?", (user_seq,))
+            index.remove([user_id])
+
+    def list_users(self, scope: Scope, collection_id: str, after_seq: int | None, limit: int) -> UserPage:
+        conn = self._connection()
+        seq = self._seq(conn, scope, collection_id)
+        rows = conn.execute(
+            "SELECT u.seq, u.user_id, (SELECT COUNT(*) FROM faces f WHERE f.collection_seq = u.collection_seq"
+            " AND f.user_id = u.user_id) AS face_count FROM users u WHERE u.collection_seq = ? AND u.seq > ?"
+            " ORDER BY u.seq LIMIT ?",
+            (seq, after_seq or 0, limit + 1),
+        ).fetchall()
+        page = rows[:limit]
+        return UserPage(
+            users=[StoredUser(r["user_id"], int(r["face_count"])) for r in page],
+            last_seq=int(page[-1]["seq"]) if page else after_seq,
+            has_more=len(rows) > limit,
+        )
+
+    def associate_faces(
+        self,
+        scope: Scope,
+        collection_id: str,
+        user_id: str,
+        face_ids: list[str],
+        max_distance: float,
+        max_faces: int,
+    ) -> AssociationResult:
+        conn = self._connection()
+        index = self._user_index(conn, self._seq(conn, scope, collection_id))
+        changed: list[str] = []
+        refused: list[FaceRefusal] = []
+        with index.lock:
+            with self._write() as conn:
+                seq = self._seq(conn, scope, collection_id)
+                self._user_seq(conn, seq, user_id)
+                vectors = self._user_faces(conn, seq, user_id)
+                for face_id in dict.fromkeys(face_ids):
+                    row = conn.execute(
+                        "SELECT user_id, embedding FROM faces WHERE collection_seq = ? AND face_id = ?",
+                        (seq, face_id),
+                    ).fetchone()
+                    if row is None:
+                        refused.append(FaceRefusal(face_id, "FACE_NOT_FOUND"))
+                        continue
+                    if row["user_id"] == user_id:
+                        continue  # already this user's: silently ignored, as AWS does
+                    if row["user_id"] is not None:
+                        refused.append(FaceRefusal(face_id, "ASSOCIATED_TO_A_DIFFERENT_USER", user_id=row["user_id"]))
+                        continue
+                    vector = _vector(row["embedding"])
+                    if vectors:
+                        distance = float(1.0 - _mean_direction(vectors) @ vector)
+                        if distance > max_distance:
+                            refused.append(FaceRefusal(face_id, "LOW_MATCH_CONFIDENCE", distance=distance))
+                            continue
+                    if len(vectors) >= max_faces:
+                        raise TooManyFaces(user_id)
+                    conn.execute(
+                        "UPDATE faces SET user_id = ? WHERE collection_seq = ? AND face_id = ?", (user_id, seq, face_id)
+                    )
+                    vectors.append(vector)
+                    changed.append(face_id)
+            if changed:
+                self._refresh_user_vector(index, user_id, vectors)
+        return AssociationResult(changed, refused, len(vectors))
+
+    def disassociate_faces(
+        self, scope: Scope, collection_id: str, user_id: str, face_ids: list[str]
+    ) -> AssociationResult:
+        conn = self._connection()
+        index = self._user_index(conn, self._seq(conn, scope, collection_id))
+        changed: list[str] = []
+        refused: list[FaceRefusal] = []
+        with index.lock:
+            with self._write() as conn:
+                seq = self._seq(conn, scope, collection_id)
+                self._user_seq(conn, seq, user_id)
+                for face_id in dict.fromkeys(face_ids):
+                    row = conn.execute(
+                        "SELECT user_id FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
+                    ).fetchone()
+                    if row is None:
+                        refused.append(FaceRefusal(face_id, "FACE_NOT_FOUND"))
+                    elif row["user_id"] is None:
+                        continue  # already disassociated: ignored, as AWS does
+                    elif row["user_id"] != user_id:
+                        refused.append(FaceRefusal(face_id, "ASSOCIATED_TO_A_DIFFERENT_USER", user_id=row["user_id"]))
+                    else:
+                        conn.execute(
+                            "UPDATE faces SET user_id = NULL WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
+                        )
+                        changed.append(face_id)
+                vectors = self._user_faces(conn, seq, user_id)
+            if changed:
+                self._refresh_user_vector(index, user_id, vectors)
+        return AssociationResult(changed, refused, len(vectors))
+
+    def user_vector(self, scope: Scope, collection_id: str, user_id: str) -> np.ndarray | None:
+        conn = self._connection()
+        seq = self._seq(conn, scope, collection_id)
+        self._user_seq(conn, seq, user_id)
+        index = self._user_index(conn, seq)
+        with index.lock:
+            return index.vector(user_id)
+
+    def search_users(
+        self,
+        scope: Scope,
+        collection_id: str,
+        probe: np.ndarray,
+        limit: int,
+        max_distance: float,
+        exclude_user_id: str | None = None,
+    ) -> list[tuple[StoredUser, float]]:
+        conn = self._connection()
+        seq = self._seq(conn, scope, collection_id)
+        index = self._user_index(conn, seq)
+        with index.lock:
+            hits = index.search(probe, limit, max_distance, exclude_user_id)
+        if not hits:
+            return []
+        rows = conn.execute(
+            f"SELECT user_id, COUNT(*) AS face_count FROM faces WHERE collection_seq = ?"
+            f" AND user_id IN ({', '.join('?' * len(hits))}) GROUP BY user_id",
+            (seq, *[user_id for user_id, _ in hits]),
+        ).fetchall()
+        counts = {r["user_id"]: int(r["face_count"]) for r in rows}
+        return [(StoredUser(user_id, counts[user_id]), distance) for user_id, distance in hits if user_id in counts]
+
+    # -- idempotency -------------------------------------------------------
+
+    def recall_response(self, scope: Scope, operation: str, token: str) -> tuple[str, str] | None:
+        row = self._connection().execute(
+            "SELECT fingerprint, response FROM idempotency WHERE account = ? AND region = ? AND operation = ?"
+            " AND token = ? AND created_at > ?",
+            (scope.account, scope.region, operation, token, time.time() - IDEMPOTENCY_WINDOW_S),
+        ).fetchone()
+        return None if row is None else (row["fingerprint"], row["response"])
+
+    def remember_response(self, scope: Scope, operation: str, token: str, fingerprint: str, response: str) -> None:
+        now = time.time()
+        with self._write() as conn:
+            conn.execute("DELETE FROM idempotency WHERE created_at <= ?", (now - IDEMPOTENCY_WINDOW_S,))
+            conn.execute(
+                "INSERT OR IGNORE INTO idempotency (account, region, operation, token, fingerprint, response,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (scope.account, scope.region, operation, token, fingerprint, response, now),
+            )
+
+
+def _mean_direction(vectors: list[np.ndarray] | np.ndarray) -> np.ndarray:
+    """A user's vector: the mean of its faces' unit embeddings, scaled back to unit length."""
+    mean = np.mean(np.asarray(vectors, dtype=np.float32), axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
 def _vector(blob: bytes) -> np.ndarray:

@@ -33,6 +33,9 @@ def test_faces_survive_a_restart_and_stay_searchable(tmp_path, validated_operati
         for name, data in photos:
             client.index_faces(CollectionId="kept", Image={"Bytes": data}, ExternalImageId=name, MaxFaces=1)
         before = all_faces(client, "kept")
+        client.create_user(CollectionId="kept", UserId="first")
+        first_faces = [f for f, name in before.items() if name == photos[0][0]]
+        client.associate_faces(CollectionId="kept", UserId="first", FaceIds=first_faces)
     finally:
         assert first.stop() == 0
 
@@ -40,10 +43,17 @@ def test_faces_survive_a_restart_and_stay_searchable(tmp_path, validated_operati
     try:
         client = make_client(second.url, validated_operations)
         assert all_faces(client, "kept") == before
+        assert {f["FaceId"] for f in client.list_faces(CollectionId="kept", UserId="first")["Faces"]} == set(
+            first_faces
+        )
         assert client.describe_collection(CollectionId="kept")["FaceCount"] == len(before)
         name, data = photos[0]
         top = client.search_faces_by_image(CollectionId="kept", Image={"Bytes": data}, MaxFaces=1)["FaceMatches"]
         assert top[0]["Face"]["ExternalImageId"] == name and top[0]["Similarity"] > 99
+        assert client.list_users(CollectionId="kept")["Users"] == [{"UserId": "first", "UserStatus": "ACTIVE"}]
+        assert client.describe_collection(CollectionId="kept")["UserCount"] == 1
+        users = client.search_users_by_image(CollectionId="kept", Image={"Bytes": data})["UserMatches"]
+        assert [m["User"]["UserId"] for m in users] == ["first"]
     finally:
         second.stop()
 

@@ -106,7 +106,7 @@ def test_faces_are_stored_once_counted_listed_and_deleted(tmp_path):
     rest = store.list_faces(SCOPE, "c", page.last_seq, 3)
     assert [f.face_id for f in rest.faces] == ["face-3", "face-4"] and not rest.has_more
     assert [f.face_id for f in store.list_faces(SCOPE, "c", None, 10, face_ids=["face-4", "x"]).faces] == ["face-4"]
-    assert store.delete_faces(SCOPE, "c", ["face-1", "face-1", "missing"]) == ["face-1"]
+    assert store.delete_faces(SCOPE, "c", ["face-1", "face-1", "missing"]) == (["face-1"], {})
     assert store.get_collection(SCOPE, "c").face_count == 4
     with pytest.raises(FaceMissing):
         store.get_face(SCOPE, "c", "face-1")
@@ -158,3 +158,38 @@ def test_a_data_dir_of_the_first_release_is_migrated_keeping_its_collections(tmp
     assert store.get_collection(SCOPE, "old").face_count == 0
     store.add_faces(SCOPE, "old", [stored_face("f")], np.stack([unit(0)]))
     assert store.get_collection(SCOPE, "old").face_count == 1
+
+
+def test_a_users_vector_is_the_normalised_mean_of_its_faces_and_survives_reopen(tmp_path):
+    from rekog_compat.store import UserExists
+
+    store = SqliteStore(tmp_path)
+    store.create_collection(collection("c"), {})
+    vectors = np.stack([unit(i) for i in range(3)])
+    store.add_faces(SCOPE, "c", [stored_face(f"face-{i}") for i in range(3)], vectors)
+    store.create_user(SCOPE, "c", "u")
+    with pytest.raises(UserExists):
+        store.create_user(SCOPE, "c", "u")
+    result = store.associate_faces(SCOPE, "c", "u", ["face-0", "face-1", "nope"], max_distance=2.0, max_faces=100)
+    assert result.changed == ["face-0", "face-1"] and result.face_count == 2
+    assert [(r.face_id, r.reason) for r in result.refused] == [("nope", "FACE_NOT_FOUND")]
+    expected = (vectors[0] + vectors[1]) / np.linalg.norm(vectors[0] + vectors[1])
+    assert np.allclose(store.user_vector(SCOPE, "c", "u"), expected, atol=1e-6)
+    store.close()
+    again = SqliteStore(tmp_path)
+    assert np.allclose(again.user_vector(SCOPE, "c", "u"), expected, atol=1e-6)
+    assert [(u.user_id, u.face_count) for u, _ in again.search_users(SCOPE, "c", expected, 5, 0.01)] == [("u", 2)]
+    assert again.get_collection(SCOPE, "c").user_count == 1
+    assert again.delete_faces(SCOPE, "c", ["face-0", "face-2"]) == (["face-2"], {"face-0": "u"})
+
+
+def test_an_association_too_far_from_the_user_is_refused(tmp_path):
+    store = SqliteStore(tmp_path)
+    store.create_collection(collection("c"), {})
+    near = unit(0)
+    far = -near
+    store.add_faces(SCOPE, "c", [stored_face("seed"), stored_face("far")], np.stack([near, far]))
+    store.create_user(SCOPE, "c", "u")
+    result = store.associate_faces(SCOPE, "c", "u", ["seed", "far"], max_distance=0.5, max_faces=100)
+    assert result.changed == ["seed"]
+    assert result.refused[0].reason == "LOW_MATCH_CONFIDENCE" and result.refused[0].distance == pytest.approx(2.0)
