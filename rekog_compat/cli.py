@@ -63,11 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rekog-compat {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    _client_commands(sub)
     return parser
+
+
+def _client_commands(sub: argparse._SubParsersAction) -> None:
+    """The client side's subcommands (index, search, compare) live with the SDK, in `sdk/cli.py`."""
+    from rekog_sdk.cli import register_commands
+
+    register_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # a client subcommand (rekog_sdk.cli): it returns its exit status
+        return int(handler(args))
     if args.command == "serve":
         logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         from .engine import EngineUnavailable

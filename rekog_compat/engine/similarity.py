@@ -13,8 +13,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 # FMR per pair that each Similarity threshold stands for.
 TARGET_FMR = {80.0: 1e-3, 90.0: 1e-4, 95.0: 1e-5, 99.0: 1e-6}
@@ -37,6 +40,13 @@ class SimilarityScale:
     def distance_at(self, similarity: float) -> float:
         """The largest distance that still reaches `similarity` (for thresholds in the store)."""
         return float(np.interp(-similarity, [-s for s in self.similarities], self.distances))
+
+    def passing(self, hits: list[tuple[T, float]], threshold: float) -> list[tuple[T, float]]:
+        """(item, Similarity) for (item, distance) hits that reach `threshold`, order kept."""
+        if not hits:
+            return []
+        similarities = self(np.array([distance for _, distance in hits]))
+        return [(item, float(s)) for (item, _), s in zip(hits, similarities, strict=True) if s >= threshold]
 
 
 def load_scale(model: str, fallback_threshold: float | None = None) -> SimilarityScale:

@@ -164,14 +164,7 @@ def _matches(
         scale.distance_at(threshold),
         exclude_face_id=exclude,
     )
-    if not hits:
-        return []
-    similarities = scale(np.array([distance for _, distance in hits]))
-    return [
-        {"Similarity": float(similarity), "Face": face_document(face)}
-        for (face, _), similarity in zip(hits, similarities, strict=True)
-        if similarity >= threshold
-    ]
+    return [{"Similarity": s, "Face": face_document(face)} for face, s in scale.passing(hits, threshold)]
 
 
 def search_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

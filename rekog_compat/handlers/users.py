@@ -156,13 +156,9 @@ def _user_matches(
         scale.distance_at(threshold),
         exclude_user_id=exclude,
     )
-    if not hits:
-        return []
-    similarities = scale(np.array([distance for _, distance in hits]))
     return [
-        {"Similarity": float(similarity), "User": {"UserId": user.user_id, "UserStatus": user_status(user)}}
-        for (user, _), similarity in zip(hits, similarities, strict=True)
-        if similarity >= threshold
+        {"Similarity": s, "User": {"UserId": user.user_id, "UserStatus": user_status(user)}}
+        for user, s in scale.passing(hits, threshold)
     ]
 
 
