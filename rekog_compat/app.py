@@ -9,6 +9,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import __version__
+from .audit import AUDITED_OPERATIONS, build_record
 from .context import RequestContext, Services
 from .errors import AwsError, ImageTooLargeException, InternalServerError, UnknownOperationException
 from .handlers import HANDLERS
@@ -20,6 +21,10 @@ log = logging.getLogger("rekog_compat")
 
 # CompareFaces carries two 5 MB images, ~14 MB as base64; leave room for the rest of the JSON.
 MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+class AuditUnwritable(Exception):
+    """The audit record of a call could not be written and the policy is to fail the call."""
 
 
 def _respond(status: int, document: dict[str, Any], request_id: str) -> Response:
@@ -44,6 +49,10 @@ def create_app(services: Services, accounts: AccountResolver) -> Flask:
     @app.post("/")
     def dispatch() -> Response:
         request_id = new_request_id()
+        ctx: RequestContext | None = None
+        operation, params = "", {}
+        response: dict[str, Any] | None = None
+        outcome: AwsError | None = None
         try:
             operation = operation_from_target(request.headers.get("X-Amz-Target"), implemented)
             params = validate_request(operation, parse_body(request.get_data(cache=False)))
@@ -55,14 +64,41 @@ def create_app(services: Services, accounts: AccountResolver) -> Flask:
                 source_ip=request.remote_addr,
                 services=services,
             )
-            return _respond(200, HANDLERS[operation](ctx, params), request_id)
+            response = HANDLERS[operation](ctx, params)
         except AwsError as error:
-            return _error(error, request_id)
+            outcome = error
         except RequestEntityTooLarge:
-            return _error(ImageTooLargeException(), request_id)
+            outcome = ImageTooLargeException()
         except Exception:
             log.exception("request %s failed", request_id)
-            return _error(InternalServerError(), request_id)
+            outcome = InternalServerError()
+        if ctx is not None:  # the call reached its handler: it is audited, whatever its outcome
+            try:
+                audit(ctx, operation, params, response, outcome.code if outcome else "OK")
+            except AuditUnwritable:
+                outcome = InternalServerError("The audit log cannot be written; the call is not acknowledged.")
+        if outcome is not None:
+            return _error(outcome, request_id)
+        assert response is not None
+        return _respond(200, response, request_id)
+
+    def audit(
+        ctx: RequestContext, operation: str, params: dict[str, Any], response: dict[str, Any] | None, result: str
+    ) -> None:
+        """Append the call's audit record; AuditUnwritable when it cannot be (and the policy is to fail)."""
+        if services.audit is None or operation not in AUDITED_OPERATIONS:
+            return
+        record = build_record(
+            request_id=ctx.request_id, account=ctx.scope.account, region=ctx.scope.region,
+            access_key=ctx.access_key, source_ip=ctx.source_ip, operation=operation, params=params,
+            notes=ctx.notes, response=response, result=result,
+        )
+        try:
+            services.audit.append(record)
+        except OSError:
+            log.exception("audit record of request %s could not be written", ctx.request_id)
+            if services.config.audit_failure == "fail":
+                raise AuditUnwritable() from None
 
     @app.get("/health")
     def health() -> Response:

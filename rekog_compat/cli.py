@@ -8,8 +8,13 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .audit_cli import register_commands as register_audit_commands
 from .config import DEFAULT_DETECTOR, DEFAULT_HOST, DEFAULT_MODEL, DEFAULT_PORT, ServerConfig, default_data_dir, env
 from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION
+
+
+def _optional_float(value: str | None) -> float | None:
+    return None if value in (None, "") else float(value)
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:
@@ -55,6 +60,19 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--threads", type=int, default=int(env("THREADS", "8") or 8), help="request threads (REKOG_COMPAT_THREADS)"
     )
+    p.add_argument(
+        "--audit-log", default=env("AUDIT_LOG"),
+        help="audit log file (REKOG_COMPAT_AUDIT_LOG; default <data dir>/audit.jsonl)",
+    )
+    p.add_argument(
+        "--audit-failure", choices=["fail", "continue"], default=env("AUDIT_FAILURE", "fail"),
+        help="when the audit log cannot be written: fail the call (default) or continue (REKOG_COMPAT_AUDIT_FAILURE)",
+    )
+    p.add_argument(
+        "--min-match-threshold", type=float, default=_optional_float(env("MIN_MATCH_THRESHOLD")),
+        help="policy: the lowest Similarity threshold searches and comparisons run at; lower requests are raised "
+        "to it (REKOG_COMPAT_MIN_MATCH_THRESHOLD; default none)",
+    )
     p.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"), help="logging level (REKOG_COMPAT_LOG_LEVEL)")
 
 
@@ -64,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _client_commands(sub)
+    register_audit_commands(sub)
     return parser
 
 
@@ -97,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             default_region=args.default_region,
             accounts_file=args.accounts,
             threads=args.threads,
+            audit_log=args.audit_log,
+            audit_failure=args.audit_failure,
+            min_match_threshold=args.min_match_threshold,
         )
         try:
             serve(config)

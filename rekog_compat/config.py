@@ -38,9 +38,15 @@ class ServerConfig:
     default_region: str = DEFAULT_REGION
     accounts_file: str | None = None
     threads: int = 8
+    audit_log: str | None = None  # default: <data dir>/audit.jsonl
+    audit_failure: str = "fail"  # "fail": a call whose record cannot be written fails; "continue"
+    min_match_threshold: float | None = None
 
     def resolved_data_dir(self) -> str:
         return self.data_dir or default_data_dir()
+
+    def resolved_audit_log(self) -> str:
+        return self.audit_log or str(Path(self.resolved_data_dir()) / "audit.jsonl")
 
     def engine_config(self) -> EngineConfig:
         """Model weights are linked under the data dir, where DeepFace looks for them."""

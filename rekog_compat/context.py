@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .audit import AuditLog
 from .config import ServerConfig
 from .engine import FaceEngine
 from .images import LoadedImage, S3ImageReader, load_image
@@ -19,15 +20,12 @@ class Services:
     store: Store
     engine: FaceEngine
     s3: S3ImageReader
+    audit: AuditLog | None = None
 
     @property
     def face_model_version(self) -> str:
         """The FaceModelVersion of new collections and stateless calls: the configured model."""
         return self.engine.model_version
-
-    def load_image(self, image: dict[str, Any]) -> LoadedImage:
-        """A request's Image member (Bytes or S3Object) decoded, or the AWS error."""
-        return load_image(image, self.s3)
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,35 @@ class RequestContext:
     request_id: str
     source_ip: str | None
     services: Services
+    # What the audit record needs to know beyond the request and the response.
+    notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def store(self) -> Store:
         return self.services.store
+
+    def load_image(self, image: dict[str, Any], role: str = "image") -> LoadedImage:
+        """A request's Image member (Bytes or S3Object) decoded, or the AWS error; its SHA-256 is noted."""
+        loaded = load_image(image, self.services.s3)
+        self.notes.setdefault("image_sha256", {})[role] = loaded.sha256
+        return loaded
+
+    def threshold(self, params: dict[str, Any], member: str, default: float, policy: bool = True) -> float:
+        """The Similarity threshold a call runs at: the one asked (or the default), raised to
+        the server's `--min-match-threshold` policy; both are noted for the audit log."""
+        asked = params.get(member)
+        applied = asked if asked is not None else default
+        floor = self.services.config.min_match_threshold
+        if policy and floor is not None:
+            applied = max(applied, floor)
+        self.notes["threshold"] = {"member": member, "asked": asked, "applied": applied}
+        return float(applied)
+
+    def limit(self, params: dict[str, Any], member: str, default: int, cap: int | None = None) -> int:
+        """How many results a call returns (asked or default, capped); both are noted."""
+        asked = params.get(member)
+        applied = asked if asked is not None else default
+        if cap is not None:
+            applied = min(applied, cap)
+        self.notes["max_results"] = {"member": member, "asked": asked, "applied": applied}
+        return int(applied)

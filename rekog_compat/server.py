@@ -10,6 +10,7 @@ from types import FrameType
 from waitress.server import create_server
 
 from .app import MAX_BODY_BYTES, create_app
+from .audit import AuditLog
 from .config import ServerConfig
 from .context import Services
 from .engine import FaceEngine
@@ -25,7 +26,8 @@ def build_services(config: ServerConfig) -> Services:
     engine = FaceEngine(config.engine_config())
     engine.check_ready()
     store = open_store(config.store, config.resolved_data_dir())
-    return Services(config=config, store=store, engine=engine, s3=S3ImageReader(config.s3_endpoint_url))
+    audit = AuditLog(config.resolved_audit_log())
+    return Services(config=config, store=store, engine=engine, s3=S3ImageReader(config.s3_endpoint_url), audit=audit)
 
 
 def serve(config: ServerConfig) -> None:
@@ -62,5 +64,7 @@ def serve(config: ServerConfig) -> None:
         pass
     finally:
         services.store.close()
+        if services.audit is not None:
+            services.audit.close()
         log.info("stopped")
         sys.stdout.flush()

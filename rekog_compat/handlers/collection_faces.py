@@ -70,8 +70,8 @@ def searchable_collection(ctx: RequestContext, collection_id: str) -> Collection
 def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     engine = ctx.services.engine
     collection = searchable_collection(ctx, params["CollectionId"])
-    image = ctx.services.load_image(params["Image"])
-    max_faces = min(params.get("MaxFaces", MAX_FACES_PER_IMAGE), MAX_FACES_PER_IMAGE)
+    image = ctx.load_image(params["Image"])
+    max_faces = ctx.limit(params, "MaxFaces", MAX_FACES_PER_IMAGE, cap=MAX_FACES_PER_IMAGE)
     level = params.get("QualityFilter", "AUTO")
     external_image_id = params.get("ExternalImageId")
     extra, all_landmarks = requested_members(params.get("DetectionAttributes"))
@@ -155,12 +155,12 @@ def _matches(
 ) -> list[dict[str, Any]]:
     """FaceMatches at or above FaceMatchThreshold, most similar first."""
     scale = ctx.services.engine.similarity_scale
-    threshold = params.get("FaceMatchThreshold", DEFAULT_FACE_MATCH_THRESHOLD)
+    threshold = ctx.threshold(params, "FaceMatchThreshold", DEFAULT_FACE_MATCH_THRESHOLD)
     hits = ctx.store.search_faces(
         ctx.scope,
         collection.collection_id,
         probe,
-        params.get("MaxFaces", DEFAULT_MAX_MATCHES),
+        ctx.limit(params, "MaxFaces", DEFAULT_MAX_MATCHES),
         scale.distance_at(threshold),
         exclude_face_id=exclude,
     )
@@ -183,7 +183,7 @@ def search_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 def search_faces_by_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     engine = ctx.services.engine
     collection = searchable_collection(ctx, params["CollectionId"])
-    image = ctx.services.load_image(params["Image"])
+    image = ctx.load_image(params["Image"])
     level = params.get("QualityFilter", "NONE")
     faces = [
         f for f in engine.detect(image.rgb, max_faces=1) if not quality_reasons(f, image.width, image.height, level)

@@ -67,7 +67,7 @@ def compared_face(engine: FaceEngine, face: DetectedFace) -> dict[str, Any]:
 
 def detect_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     engine = ctx.services.engine
-    image = ctx.services.load_image(params["Image"])
+    image = ctx.load_image(params["Image"])
     faces = engine.detect(image.rgb, max_faces=MAX_FACES_PER_IMAGE)
     extra, all_landmarks = requested_members(params.get("Attributes"))
     return {"FaceDetails": [face_detail(engine, image, face, extra, all_landmarks) for face in faces]}
@@ -80,10 +80,10 @@ def _passing(image: LoadedImage, faces: list[DetectedFace], level: str) -> list[
 def compare_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     engine = ctx.services.engine
     level = params.get("QualityFilter", "NONE")
-    threshold = params.get("SimilarityThreshold", DEFAULT_SIMILARITY_THRESHOLD)
+    threshold = ctx.threshold(params, "SimilarityThreshold", DEFAULT_SIMILARITY_THRESHOLD)
 
-    source = ctx.services.load_image(params["SourceImage"])
-    target = ctx.services.load_image(params["TargetImage"])
+    source = ctx.load_image(params["SourceImage"], "source")
+    target = ctx.load_image(params["TargetImage"], "target")
     source_faces = _passing(source, engine.detect(source.rgb, max_faces=1), level)
     target_faces = _passing(target, engine.detect(target.rgb, max_faces=MAX_FACES_PER_IMAGE), level)
     if not source_faces or not target_faces:

@@ -95,7 +95,7 @@ def _refusals(ctx: RequestContext, result: AssociationResult) -> list[dict[str, 
 def associate_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         collection = searchable_collection(ctx, params["CollectionId"])
-        threshold = params.get("UserMatchThreshold", DEFAULT_ASSOCIATION_THRESHOLD)
+        threshold = ctx.threshold(params, "UserMatchThreshold", DEFAULT_ASSOCIATION_THRESHOLD, policy=False)
         try:
             result = ctx.store.associate_faces(
                 ctx.scope,
@@ -147,12 +147,12 @@ def _user_matches(
 ) -> list[dict[str, Any]]:
     """UserMatches at or above UserMatchThreshold, most similar first."""
     scale = ctx.services.engine.similarity_scale
-    threshold = params.get("UserMatchThreshold", DEFAULT_USER_MATCH_THRESHOLD)
+    threshold = ctx.threshold(params, "UserMatchThreshold", DEFAULT_USER_MATCH_THRESHOLD)
     hits = ctx.store.search_users(
         ctx.scope,
         collection.collection_id,
         probe,
-        params.get("MaxUsers", MAX_USERS_PER_PAGE),
+        ctx.limit(params, "MaxUsers", MAX_USERS_PER_PAGE),
         scale.distance_at(threshold),
         exclude_user_id=exclude,
     )
@@ -189,7 +189,7 @@ def search_users(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 def search_users_by_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     engine = ctx.services.engine
     collection = searchable_collection(ctx, params["CollectionId"])
-    image = ctx.services.load_image(params["Image"])
+    image = ctx.load_image(params["Image"])
     level = params.get("QualityFilter", "NONE")
     faces = engine.detect(image.rgb, max_faces=MAX_FACES_PER_IMAGE)
     response: dict[str, Any] = {"UserMatches": [], "FaceModelVersion": collection.face_model_version}
