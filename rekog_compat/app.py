@@ -54,9 +54,11 @@ def create_app(services: Services, accounts: AccountResolver) -> Flask:
         response: dict[str, Any] | None = None
         outcome: AwsError | None = None
         try:
+            body = request.get_data(cache=False)
+            headers = {name.lower(): value for name, value in request.headers.items()}
+            caller = accounts.authenticate(request.method, request.url, headers, body)
             operation = operation_from_target(request.headers.get("X-Amz-Target"), implemented)
-            params = validate_request(operation, parse_body(request.get_data(cache=False)))
-            caller = accounts.caller(request.headers.get("Authorization"))
+            params = validate_request(operation, parse_body(body))
             ctx = RequestContext(
                 scope=caller.scope,
                 access_key=caller.access_key,

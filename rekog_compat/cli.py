@@ -61,6 +61,11 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--threads", type=int, default=int(env("THREADS", "8") or 8), help="request threads (REKOG_COMPAT_THREADS)"
     )
     p.add_argument(
+        "--credentials", default=env("CREDENTIALS"),
+        help='JSON file {"AKID": {"secret": "...", "account": "111122223333"}}: verify every SigV4 signature '
+        "(REKOG_COMPAT_CREDENTIALS; default: signatures are not verified)",
+    )
+    p.add_argument(
         "--audit-log", default=env("AUDIT_LOG"),
         help="audit log file (REKOG_COMPAT_AUDIT_LOG; default <data dir>/audit.jsonl)",
     )
@@ -115,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             default_account=args.default_account,
             default_region=args.default_region,
             accounts_file=args.accounts,
+            credentials_file=args.credentials,
             threads=args.threads,
             audit_log=args.audit_log,
             audit_failure=args.audit_failure,

@@ -37,6 +37,7 @@ class ServerConfig:
     default_account: str = DEFAULT_ACCOUNT
     default_region: str = DEFAULT_REGION
     accounts_file: str | None = None
+    credentials_file: str | None = None
     threads: int = 8
     audit_log: str | None = None  # default: <data dir>/audit.jsonl
     audit_failure: str = "fail"  # "fail": a call whose record cannot be written fails; "continue"

@@ -98,3 +98,30 @@ class InternalServerError(AwsError):
     code = "InternalServerError"
     status = 500
     default_message = "Internal server error"
+
+
+class MissingAuthenticationTokenException(AwsError):
+    code = "MissingAuthenticationTokenException"
+    status = 403
+    default_message = "Missing Authentication Token"
+
+
+class IncompleteSignatureException(AwsError):
+    code = "IncompleteSignatureException"
+    status = 400
+    default_message = "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters."
+
+
+class UnrecognizedClientException(AwsError):
+    code = "UnrecognizedClientException"
+    status = 403
+    default_message = "The security token included in the request is invalid."
+
+
+class InvalidSignatureException(AwsError):
+    code = "InvalidSignatureException"
+    status = 403
+    default_message = (
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
+        "Access Key and signing method. Consult the service documentation for details."
+    )

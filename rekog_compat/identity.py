@@ -1,16 +1,19 @@
 """Who is calling: access key, account and region from the SigV4 Authorization header.
 
-Signatures are not verified here (that is an opt-in of its own); the header is
-only read so that every resource lands under the caller's (account, region).
+Without a credentials file the header is only read, so that every resource lands under
+the caller's (account, region). With one (`--credentials`), every signature is verified
+(`sigv4.py`) and the account is the one the file gives the key.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .sigv4 import Secret, load_credentials, verify
 from .store import Scope
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -40,10 +43,18 @@ class AccountResolver:
     default_account: str = DEFAULT_ACCOUNT
     default_region: str = DEFAULT_REGION
     mapping: dict[str, str] | None = None
+    credentials: Mapping[str, Secret] | None = None
+
+    @property
+    def verifies_signatures(self) -> bool:
+        return self.credentials is not None
 
     @classmethod
-    def from_file(cls, path: str | None, default_account: str, default_region: str) -> AccountResolver:
-        """Load a JSON object {"ACCESS_KEY_ID": "111122223333", ...} (None: no mapping)."""
+    def from_file(
+        cls, path: str | None, default_account: str, default_region: str, credentials_path: str | None = None
+    ) -> AccountResolver:
+        """Load a JSON object {"ACCESS_KEY_ID": "111122223333", ...} (None: no mapping), and
+        the credentials file whose presence turns on signature verification."""
         mapping: dict[str, str] = {}
         if path:
             data = json.loads(Path(path).read_text())
@@ -52,7 +63,10 @@ class AccountResolver:
             ):
                 raise ValueError(f"{path}: expected a JSON object mapping access key ids to 12-digit account ids")
             mapping = data
-        return cls(default_account=default_account, default_region=default_region, mapping=mapping)
+        credentials = load_credentials(credentials_path) if credentials_path else None
+        return cls(
+            default_account=default_account, default_region=default_region, mapping=mapping, credentials=credentials
+        )
 
     def account_for(self, access_key: str | None) -> str:
         if access_key is None:
@@ -70,3 +84,11 @@ class AccountResolver:
             return Caller(None, Scope(self.default_account, self.default_region))
         access_key, _date, region, _service = match.groups()
         return Caller(access_key, Scope(self.account_for(access_key), region))
+
+    def authenticate(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Caller:
+        """The caller of a request (`headers` with lower-case names): verified when there are
+        credentials, else read from the Authorization header."""
+        if self.credentials is None:
+            return self.caller(headers.get("authorization"))
+        verified = verify(self.credentials, method, url, headers, body)
+        return Caller(verified.access_key, Scope(verified.account, verified.region))

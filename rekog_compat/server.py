@@ -32,7 +32,13 @@ def build_services(config: ServerConfig) -> Services:
 
 def serve(config: ServerConfig) -> None:
     """Run the server until SIGINT/SIGTERM; prints the address once it accepts requests."""
-    accounts = AccountResolver.from_file(config.accounts_file, config.default_account, config.default_region)
+    accounts = AccountResolver.from_file(
+        config.accounts_file, config.default_account, config.default_region, config.credentials_file
+    )
+    if accounts.verifies_signatures:
+        log.info("SigV4 signatures are verified against %s", config.credentials_file)
+    else:
+        log.warning("no --credentials file: signatures are NOT verified; any access key is accepted")
     services = build_services(config)
     app = create_app(services, accounts)
     server = create_server(
