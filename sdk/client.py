@@ -14,7 +14,9 @@ DEFAULT_LOCAL_ENDPOINT = "http://127.0.0.1:9090"
 DEFAULT_REGION = "us-east-1"
 # rekog-compat reads the account from the access key: 12 digits are an account id.
 LOCAL_DUMMY_KEY = "123456789012"
-RETRY_CONFIG = {"mode": "standard", "max_attempts": 5}
+RETRIES = 5
+"""botocore's `max_attempts` counts retries: 5 retries, 6 attempts in all."""
+RETRY_CONFIG = {"mode": "standard", "max_attempts": RETRIES}
 
 
 def connect(
@@ -31,7 +33,7 @@ def connect(
     `local`: `endpoint_url` (default $REKOG_COMPAT_ENDPOINT_URL or http://127.0.0.1:9090),
     dummy credentials when none are configured. `aws`: the real service, credentials and
     region from the usual boto3 chain (or `profile`). Both use botocore's standard retry
-    mode, which retries throttling.
+    mode (5 retries), which retries throttling; `config` is merged over it.
     """
     retry = Config(retries=RETRY_CONFIG)
     merged = retry.merge(config) if config is not None else retry
