@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         from .engine import EngineUnavailable
         from .server import serve
-        from .store.sqlite import SchemaTooNew
+        from .store.sqlite import SchemaTooNew, StoreUnreadable
 
         config = ServerConfig(
             host=args.host,
@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         try:
             serve(config)
-        except (EngineUnavailable, SchemaTooNew, ValueError, OSError) as exc:
+        except (EngineUnavailable, SchemaTooNew, StoreUnreadable, ValueError, OSError) as exc:
             print(f"rekog-compat: cannot start: {exc}", file=sys.stderr)
             return 2
     return 0

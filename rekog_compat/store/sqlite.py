@@ -108,6 +108,10 @@ class SchemaTooNew(RuntimeError):
     """The data directory was written by a newer release than this one."""
 
 
+class StoreUnreadable(RuntimeError):
+    """The store file is not a SQLite database (corrupt, or something else): refused, untouched."""
+
+
 class SqliteStore:
     """Store backed by SQLite; safe for many threads and several processes on one machine."""
 
@@ -122,7 +126,14 @@ class SqliteStore:
         self._indexes: dict[int, VectorIndex] = {}
         self._user_indexes: dict[int, VectorIndex] = {}
         self._indexes_lock = threading.Lock()
-        self._migrate()
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreUnreadable(
+                f"{self.path} cannot be read as a rekog-compat store ({exc}); nothing was changed. "
+                "Restore it from a backup or point --data-dir elsewhere."
+            ) from exc
 
     # -- connections and schema ------------------------------------------
 

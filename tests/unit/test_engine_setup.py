@@ -72,3 +72,20 @@ def test_uncalibrated_model_puts_80_at_its_own_threshold():
     scale = load_scale("SomeModel", fallback_threshold=0.3)
     assert not scale.calibrated
     assert scale(np.array([0.3]))[0] == pytest.approx(80)
+
+
+def test_a_corrupt_store_stops_the_server_at_start_up_and_is_left_untouched(tmp_path):
+    store_file = tmp_path / "rekog-compat.sqlite3"
+    garbage = b"this is not a database " * 400
+    store_file.write_bytes(garbage)
+    result = serve(tmp_path)
+    assert result.returncode == 2
+    assert "cannot be read as a rekog-compat store" in result.stderr and "nothing was changed" in result.stderr
+    assert store_file.read_bytes() == garbage
+
+
+def test_a_data_dir_that_is_a_file_stops_the_server_with_a_message(tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    result = serve(not_a_dir)
+    assert result.returncode == 2 and "cannot start" in result.stderr
