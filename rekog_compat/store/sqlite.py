@@ -7,7 +7,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -97,7 +97,20 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (account, region, operation, token)
     );
     """,
+    """
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX changes_by_collection ON changes (collection_seq, seq);
+    """,
 ]
+# Change-log rows older than this are pruned; a process that fell further behind reloads.
+CHANGES_KEPT_S = 3600
+PRUNE_EVERY_WRITES = 500
 IDEMPOTENCY_WINDOW_S = 24 * 3600
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -323,67 +336,110 @@ class SqliteStore:
             user_id=row["user_id"],
         )
 
-    def _cached_index(self, cache: dict[int, VectorIndex], seq: int) -> VectorIndex:
+    # -- search indexes: in memory, following the change log -----------------
+    #
+    # Every write appends ("face" | "user", id) rows to `changes` in its own transaction. A
+    # process's index remembers the last change it applied and, before each search, applies
+    # the newer ones: writes from any process sharing the file are seen by the next search.
+
+    def _note_changes(self, conn: sqlite3.Connection, seq: int, kind: str, item_ids: Iterable[str]) -> None:
+        rows = [(seq, kind, item_id, time.time()) for item_id in item_ids]
+        if not rows:
+            return
+        conn.executemany("INSERT INTO changes (collection_seq, kind, item_id, created_at) VALUES (?, ?, ?, ?)", rows)
+        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        if last % PRUNE_EVERY_WRITES < len(rows):
+            cutoff = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE created_at < ?", (time.time() - CHANGES_KEPT_S,)
+            ).fetchone()[0]
+            if cutoff:
+                conn.execute("DELETE FROM changes WHERE seq <= ?", (cutoff,))
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('changes_pruned_through', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (cutoff,),
+                )
+
+    def _synced_index(self, conn: sqlite3.Connection, seq: int, kind: str) -> VectorIndex:
+        """The collection's face ("face") or user ("user") index, up to date with the change log.
+        The caller holds no lock; the index's own lock is taken here and by the searcher."""
+        cache = self._indexes if kind == "face" else self._user_indexes
         with self._indexes_lock:
             index = cache.get(seq)
             if index is None:
                 index = cache[seq] = VectorIndex()
-            return index
-
-    def _index(self, conn: sqlite3.Connection, seq: int) -> VectorIndex:
-        """The collection's face index, read from disk the first time."""
-        index = self._cached_index(self._indexes, seq)
         with index.lock:
-            if not index.loaded:
-                rows = conn.execute(
-                    "SELECT face_id, embedding FROM faces WHERE collection_seq = ? ORDER BY seq", (seq,)
-                ).fetchall()
-                if rows:
-                    index.add([r["face_id"] for r in rows], np.stack([_vector(r["embedding"]) for r in rows]))
-                index.loaded = True
+            conn.execute("BEGIN")  # one snapshot for the change log and the rows it names
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'changes_pruned_through'").fetchone()
+                pruned_through = int(row[0]) if row else 0
+                if not index.loaded or index.applied_seq < pruned_through:
+                    self._reload(conn, index, seq, kind)
+                else:
+                    self._catch_up(conn, index, seq, kind)
+            finally:
+                conn.execute("COMMIT")
         return index
 
-    def _user_index(self, conn: sqlite3.Connection, seq: int) -> VectorIndex:
-        """The collection's user index (one normalised mean vector per user with faces)."""
-        index = self._cached_index(self._user_indexes, seq)
-        with index.lock:
-            if not index.loaded:
-                rows = conn.execute(
-                    "SELECT user_id, embedding FROM faces WHERE collection_seq = ? AND user_id IS NOT NULL"
-                    " ORDER BY user_id", (seq,),
-                ).fetchall()
-                grouped: dict[str, list[np.ndarray]] = {}
-                for r in rows:
-                    grouped.setdefault(r["user_id"], []).append(_vector(r["embedding"]))
-                if grouped:
-                    index.add(list(grouped), np.stack([_mean_direction(v) for v in grouped.values()]))
-                index.loaded = True
-        return index
+    def _reload(self, conn: sqlite3.Connection, index: VectorIndex, seq: int, kind: str) -> None:
+        index.clear()
+        index.applied_seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0])
+        if kind == "face":
+            rows = conn.execute(
+                "SELECT face_id, embedding FROM faces WHERE collection_seq = ? ORDER BY seq", (seq,)
+            ).fetchall()
+            if rows:
+                index.add([r["face_id"] for r in rows], np.stack([_vector(r["embedding"]) for r in rows]))
+        else:
+            rows = conn.execute(
+                "SELECT user_id, embedding FROM faces WHERE collection_seq = ? AND user_id IS NOT NULL"
+                " ORDER BY user_id, seq", (seq,),
+            ).fetchall()
+            grouped: dict[str, list[np.ndarray]] = {}
+            for r in rows:
+                grouped.setdefault(r["user_id"], []).append(_vector(r["embedding"]))
+            if grouped:
+                index.add(list(grouped), np.stack([_mean_direction(v) for v in grouped.values()]))
+        index.loaded = True
+
+    def _catch_up(self, conn: sqlite3.Connection, index: VectorIndex, seq: int, kind: str) -> None:
+        rows = conn.execute(
+            "SELECT seq, item_id FROM changes WHERE collection_seq = ? AND kind = ? AND seq > ? ORDER BY seq",
+            (seq, kind, index.applied_seq),
+        ).fetchall()
+        if not rows:
+            return
+        for item_id in dict.fromkeys(r["item_id"] for r in rows):
+            index.remove([item_id])
+            if kind == "face":
+                row = conn.execute(
+                    "SELECT embedding FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, item_id)
+                ).fetchone()
+                if row is not None:
+                    index.add([item_id], _vector(row["embedding"])[np.newaxis, :])
+            else:
+                vectors = self._user_faces(conn, seq, item_id)
+                if vectors:
+                    index.add([item_id], _mean_direction(vectors)[np.newaxis, :])
+        index.applied_seq = int(rows[-1]["seq"])
 
     def add_faces(
         self, scope: Scope, collection_id: str, faces: list[StoredFace], vectors: np.ndarray
     ) -> list[StoredFace]:
-        conn = self._connection()
-        index = self._index(conn, self._seq(conn, scope, collection_id))
-        added, added_vectors = [], []
-        with index.lock:
-            with self._write() as conn:
-                seq = self._seq(conn, scope, collection_id)
-                for face, vector in zip(faces, np.asarray(vectors, dtype=np.float32), strict=True):
-                    cursor = conn.execute(
-                        "INSERT INTO faces (collection_seq, face_id, image_id, external_image_id, box_left, box_top,"
-                        " box_width, box_height, confidence, index_model_version, user_id, embedding)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                        " ON CONFLICT (collection_seq, face_id) DO NOTHING",
-                        (seq, face.face_id, face.image_id, face.external_image_id, *face.bounding_box,
-                         face.confidence, face.index_model_version, face.user_id, vector.tobytes()),
-                    )
-                    if cursor.rowcount:
-                        added.append(face)
-                        added_vectors.append(vector)
-            # Committed: the index follows under its lock, so no search sees it half-done.
-            if added:
-                index.add([f.face_id for f in added], np.stack(added_vectors))
+        added = []
+        with self._write() as conn:
+            seq = self._seq(conn, scope, collection_id)
+            for face, vector in zip(faces, np.asarray(vectors, dtype=np.float32), strict=True):
+                cursor = conn.execute(
+                    "INSERT INTO faces (collection_seq, face_id, image_id, external_image_id, box_left, box_top,"
+                    " box_width, box_height, confidence, index_model_version, user_id, embedding)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (collection_seq, face_id) DO NOTHING",
+                    (seq, face.face_id, face.image_id, face.external_image_id, *face.bounding_box,
+                     face.confidence, face.index_model_version, face.user_id, vector.tobytes()),
+                )
+                if cursor.rowcount:
+                    added.append(face)
+            self._note_changes(conn, seq, "face", (f.face_id for f in added))
         return added
 
     def list_faces(
@@ -424,25 +480,22 @@ class SqliteStore:
         return self._row_to_face(row), _vector(row["embedding"])
 
     def delete_faces(self, scope: Scope, collection_id: str, face_ids: list[str]) -> tuple[list[str], dict[str, str]]:
-        conn = self._connection()
-        index = self._index(conn, self._seq(conn, scope, collection_id))
         deleted: list[str] = []
         associated: dict[str, str] = {}
-        with index.lock:
-            with self._write() as conn:
-                seq = self._seq(conn, scope, collection_id)
-                for face_id in dict.fromkeys(face_ids):
-                    row = conn.execute(
-                        "SELECT user_id FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
-                    ).fetchone()
-                    if row is None:
-                        continue
-                    if row["user_id"] is not None:
-                        associated[face_id] = row["user_id"]
-                        continue
-                    conn.execute("DELETE FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id))
-                    deleted.append(face_id)
-            index.remove(deleted)
+        with self._write() as conn:
+            seq = self._seq(conn, scope, collection_id)
+            for face_id in dict.fromkeys(face_ids):
+                row = conn.execute(
+                    "SELECT user_id FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
+                ).fetchone()
+                if row is None:
+                    continue
+                if row["user_id"] is not None:
+                    associated[face_id] = row["user_id"]
+                    continue
+                conn.execute("DELETE FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id))
+                deleted.append(face_id)
+            self._note_changes(conn, seq, "face", deleted)
         return deleted, associated
 
     def search_faces(
@@ -456,7 +509,7 @@ class SqliteStore:
     ) -> list[tuple[StoredFace, float]]:
         conn = self._connection()
         seq = self._seq(conn, scope, collection_id)
-        index = self._index(conn, seq)
+        index = self._synced_index(conn, seq, "face")
         with index.lock:
             hits = index.search(probe, limit, max_distance, exclude_face_id)
         if not hits:
@@ -485,11 +538,6 @@ class SqliteStore:
         ).fetchall()
         return [_vector(r["embedding"]) for r in rows]
 
-    def _refresh_user_vector(self, index: VectorIndex, user_id: str, vectors: list[np.ndarray]) -> None:
-        index.remove([user_id])
-        if vectors:
-            index.add([user_id], _mean_direction(vectors)[np.newaxis, :])
-
     def create_user(self, scope: Scope, collection_id: str, user_id: str) -> None:
         with self._write() as conn:
             seq = self._seq(conn, scope, collection_id)
@@ -511,15 +559,12 @@ class SqliteStore:
         return StoredUser(user_id, int(count))
 
     def delete_user(self, scope: Scope, collection_id: str, user_id: str) -> None:
-        conn = self._connection()
-        index = self._user_index(conn, self._seq(conn, scope, collection_id))
-        with index.lock:
-            with self._write() as conn:
-                seq = self._seq(conn, scope, collection_id)
-                user_seq = self._user_seq(conn, seq, user_id)
-                conn.execute("UPDATE faces SET user_id = NULL WHERE collection_seq = ? AND user_id = ?", (seq, user_id))
-                conn.execute("DELETE FROM users WHERE seq = ?", (user_seq,))
-            index.remove([user_id])
+        with self._write() as conn:
+            seq = self._seq(conn, scope, collection_id)
+            user_seq = self._user_seq(conn, seq, user_id)
+            conn.execute("UPDATE faces SET user_id = NULL WHERE collection_seq = ? AND user_id = ?", (seq, user_id))
+            conn.execute("DELETE FROM users WHERE seq = ?", (user_seq,))
+            self._note_changes(conn, seq, "user", [user_id])
 
     def list_users(self, scope: Scope, collection_id: str, after_seq: int | None, limit: int) -> UserPage:
         conn = self._connection()
@@ -546,81 +591,73 @@ class SqliteStore:
         max_distance: float,
         max_faces: int,
     ) -> AssociationResult:
-        conn = self._connection()
-        index = self._user_index(conn, self._seq(conn, scope, collection_id))
         changed: list[str] = []
         refused: list[FaceRefusal] = []
-        with index.lock:
-            with self._write() as conn:
-                seq = self._seq(conn, scope, collection_id)
-                self._user_seq(conn, seq, user_id)
-                vectors = self._user_faces(conn, seq, user_id)
-                for face_id in dict.fromkeys(face_ids):
-                    row = conn.execute(
-                        "SELECT user_id, embedding FROM faces WHERE collection_seq = ? AND face_id = ?",
-                        (seq, face_id),
-                    ).fetchone()
-                    if row is None:
-                        refused.append(FaceRefusal(face_id, "FACE_NOT_FOUND"))
+        with self._write() as conn:
+            seq = self._seq(conn, scope, collection_id)
+            self._user_seq(conn, seq, user_id)
+            vectors = self._user_faces(conn, seq, user_id)
+            for face_id in dict.fromkeys(face_ids):
+                row = conn.execute(
+                    "SELECT user_id, embedding FROM faces WHERE collection_seq = ? AND face_id = ?",
+                    (seq, face_id),
+                ).fetchone()
+                if row is None:
+                    refused.append(FaceRefusal(face_id, "FACE_NOT_FOUND"))
+                    continue
+                if row["user_id"] == user_id:
+                    continue  # already this user's: silently ignored, as AWS does
+                if row["user_id"] is not None:
+                    refused.append(FaceRefusal(face_id, "ASSOCIATED_TO_A_DIFFERENT_USER", user_id=row["user_id"]))
+                    continue
+                vector = _vector(row["embedding"])
+                if vectors:
+                    distance = float(1.0 - _mean_direction(vectors) @ vector)
+                    if distance > max_distance:
+                        refused.append(FaceRefusal(face_id, "LOW_MATCH_CONFIDENCE", distance=distance))
                         continue
-                    if row["user_id"] == user_id:
-                        continue  # already this user's: silently ignored, as AWS does
-                    if row["user_id"] is not None:
-                        refused.append(FaceRefusal(face_id, "ASSOCIATED_TO_A_DIFFERENT_USER", user_id=row["user_id"]))
-                        continue
-                    vector = _vector(row["embedding"])
-                    if vectors:
-                        distance = float(1.0 - _mean_direction(vectors) @ vector)
-                        if distance > max_distance:
-                            refused.append(FaceRefusal(face_id, "LOW_MATCH_CONFIDENCE", distance=distance))
-                            continue
-                    if len(vectors) >= max_faces:
-                        raise TooManyFaces(user_id)
-                    conn.execute(
-                        "UPDATE faces SET user_id = ? WHERE collection_seq = ? AND face_id = ?", (user_id, seq, face_id)
-                    )
-                    vectors.append(vector)
-                    changed.append(face_id)
-            if changed:
-                self._refresh_user_vector(index, user_id, vectors)
+                if len(vectors) >= max_faces:
+                    raise TooManyFaces(user_id)
+                conn.execute(
+                    "UPDATE faces SET user_id = ? WHERE collection_seq = ? AND face_id = ?", (user_id, seq, face_id)
+                )
+                vectors.append(vector)
+                changed.append(face_id)
+            self._note_changes(conn, seq, "user", [user_id] if changed else [])
         return AssociationResult(changed, refused, len(vectors))
 
     def disassociate_faces(
         self, scope: Scope, collection_id: str, user_id: str, face_ids: list[str]
     ) -> AssociationResult:
-        conn = self._connection()
-        index = self._user_index(conn, self._seq(conn, scope, collection_id))
         changed: list[str] = []
         refused: list[FaceRefusal] = []
-        with index.lock:
-            with self._write() as conn:
-                seq = self._seq(conn, scope, collection_id)
-                self._user_seq(conn, seq, user_id)
-                for face_id in dict.fromkeys(face_ids):
-                    row = conn.execute(
-                        "SELECT user_id FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
-                    ).fetchone()
-                    if row is None:
-                        refused.append(FaceRefusal(face_id, "FACE_NOT_FOUND"))
-                    elif row["user_id"] is None:
-                        continue  # already disassociated: ignored, as AWS does
-                    elif row["user_id"] != user_id:
-                        refused.append(FaceRefusal(face_id, "ASSOCIATED_TO_A_DIFFERENT_USER", user_id=row["user_id"]))
-                    else:
-                        conn.execute(
-                            "UPDATE faces SET user_id = NULL WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
-                        )
-                        changed.append(face_id)
-                vectors = self._user_faces(conn, seq, user_id)
-            if changed:
-                self._refresh_user_vector(index, user_id, vectors)
-        return AssociationResult(changed, refused, len(vectors))
+        with self._write() as conn:
+            seq = self._seq(conn, scope, collection_id)
+            self._user_seq(conn, seq, user_id)
+            for face_id in dict.fromkeys(face_ids):
+                row = conn.execute(
+                    "SELECT user_id FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
+                ).fetchone()
+                if row is None:
+                    refused.append(FaceRefusal(face_id, "FACE_NOT_FOUND"))
+                elif row["user_id"] is None:
+                    continue  # already disassociated: ignored, as AWS does
+                elif row["user_id"] != user_id:
+                    refused.append(FaceRefusal(face_id, "ASSOCIATED_TO_A_DIFFERENT_USER", user_id=row["user_id"]))
+                else:
+                    conn.execute(
+                        "UPDATE faces SET user_id = NULL WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
+                    )
+                    changed.append(face_id)
+            remaining = len(self._user_faces(conn, seq, user_id))
+            self._note_changes(conn, seq, "user", [user_id] if changed else [])
+        return AssociationResult(changed, refused, remaining)
 
     def user_vector(self, scope: Scope, collection_id: str, user_id: str) -> np.ndarray | None:
         conn = self._connection()
         seq = self._seq(conn, scope, collection_id)
         self._user_seq(conn, seq, user_id)
-        index = self._user_index(conn, seq)
+        index = self._synced_index(conn, seq, "user")
         with index.lock:
             return index.vector(user_id)
 
@@ -635,7 +672,7 @@ class SqliteStore:
     ) -> list[tuple[StoredUser, float]]:
         conn = self._connection()
         seq = self._seq(conn, scope, collection_id)
-        index = self._user_index(conn, seq)
+        index = self._synced_index(conn, seq, "user")
         with index.lock:
             hits = index.search(probe, limit, max_distance, exclude_user_id)
         if not hits:

@@ -2,8 +2,9 @@
 
 A collection's unit vectors live in one float32 matrix (grown by doubling, rows removed by
 moving the last row into the hole), so a search is one matrix-vector product over every
-face: exact, 100 % recall. The store fills it once from disk and keeps it in step with
-every write it commits; the owner serialises writes and searches with `lock`.
+face: exact, 100 % recall. The SQLite store fills it once from disk and, before each
+search, applies the writes of every process recorded in its change log since; the owner
+serialises updates and searches with `lock`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ class VectorIndex:
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
         self.loaded = False  # whether the owner has filled it from disk yet
+        self.applied_seq = 0  # the owner's change-log position this index reflects
+
+    def clear(self) -> None:
+        self._vectors = np.zeros((0, self._vectors.shape[1]), dtype=np.float32)
+        self._ids.clear()
+        self._rows.clear()
 
     def __len__(self) -> int:
         return len(self._ids)
