@@ -9,10 +9,12 @@ fsynced) before the caller gets its answer, so an acknowledged call is on disk e
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ class AuditLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._seq, self._prev = self._resume()
         self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the life of the server
+        self._end = self._size()
 
     def _resume(self) -> tuple[int, str]:
         """Position and hash after the last complete record; a torn last line (a crash while
@@ -66,17 +69,42 @@ class AuditLog:
         last = json.loads(lines[-1])
         return int(last["seq"]) + 1, line_hash(lines[-1])
 
+    def _size(self) -> int | None:
+        """The file's size, or None for a device or pipe (which has no tail to follow)."""
+        info = os.fstat(self._file.fileno())
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+    def _follow(self) -> None:
+        """Another process (a `--workers` sibling) appended since our last write: chain on
+        from its last record."""
+        size = self._size()
+        if size is None or size == self._end:
+            return
+        with open(self.path, "rb") as f:
+            f.seek(max(0, size - 1_048_576))
+            last = f.read().splitlines(keepends=True)[-1]
+        record = json.loads(last)
+        self._seq, self._prev, self._end = int(record["seq"]) + 1, line_hash(last), size
+
     def append(self, record: dict[str, Any]) -> None:
-        """Write one record (adds seq and prev); raises OSError when it cannot be written."""
+        """Write one record (adds seq and prev); raises OSError when it cannot be written.
+        Processes sharing the file take turns under an exclusive lock on it."""
         with self._lock:
-            body = {"seq": self._seq, "prev": self._prev, **record}
-            line = (json.dumps(body, separators=(",", ":"), sort_keys=True, default=str) + "\n").encode()
-            self._file.write(line)
-            self._file.flush()
-            if self.fsync:
-                os.fsync(self._file.fileno())
-            self._seq += 1
-            self._prev = line_hash(line)
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+            try:
+                self._follow()
+                body = {"seq": self._seq, "prev": self._prev, **record}
+                line = (json.dumps(body, separators=(",", ":"), sort_keys=True, default=str) + "\n").encode()
+                self._file.write(line)
+                self._file.flush()
+                if self.fsync:
+                    os.fsync(self._file.fileno())
+                self._seq += 1
+                self._prev = line_hash(line)
+                size = self._size()
+                self._end = size if size is not None else 0
+            finally:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
 
     def close(self) -> None:
         with self._lock:

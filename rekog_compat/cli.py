@@ -61,6 +61,10 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--threads", type=int, default=int(env("THREADS", "8") or 8), help="request threads (REKOG_COMPAT_THREADS)"
     )
     p.add_argument(
+        "--workers", type=int, default=int(env("WORKERS", "1") or 1),
+        help="server processes (REKOG_COMPAT_WORKERS; default 1); more than 1 runs under gunicorn",
+    )
+    p.add_argument(
         "--credentials", default=env("CREDENTIALS"),
         help='JSON file {"AKID": {"secret": "...", "account": "111122223333"}}: verify every SigV4 signature '
         "(REKOG_COMPAT_CREDENTIALS; default: signatures are not verified)",
@@ -87,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _client_commands(sub)
+    _eval_commands(sub)
     register_audit_commands(sub)
     return parser
 
@@ -94,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _client_commands(sub: argparse._SubParsersAction) -> None:
     """The client side's subcommands (index, search, compare) live with the SDK, in `sdk/cli.py`."""
     from rekog_sdk.cli import register_commands
+
+    register_commands(sub)
+
+
+def _eval_commands(sub: argparse._SubParsersAction) -> None:
+    """`eval` (accuracy through the HTTP API) lives with the SDK, in `sdk/evaluation/cli.py`."""
+    from rekog_sdk.evaluation.cli import register_commands
 
     register_commands(sub)
 
@@ -122,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             accounts_file=args.accounts,
             credentials_file=args.credentials,
             threads=args.threads,
+            workers=args.workers,
             audit_log=args.audit_log,
             audit_failure=args.audit_failure,
             min_match_threshold=args.min_match_threshold,

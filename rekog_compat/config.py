@@ -39,6 +39,7 @@ class ServerConfig:
     accounts_file: str | None = None
     credentials_file: str | None = None
     threads: int = 8
+    workers: int = 1
     audit_log: str | None = None  # default: <data dir>/audit.jsonl
     audit_failure: str = "fail"  # "fail": a call whose record cannot be written fails; "continue"
     min_match_threshold: float | None = None

@@ -30,8 +30,7 @@ def build_services(config: ServerConfig) -> Services:
     return Services(config=config, store=store, engine=engine, s3=S3ImageReader(config.s3_endpoint_url), audit=audit)
 
 
-def serve(config: ServerConfig) -> None:
-    """Run the server until SIGINT/SIGTERM; prints the address once it accepts requests."""
+def _accounts(config: ServerConfig) -> AccountResolver:
     accounts = AccountResolver.from_file(
         config.accounts_file, config.default_account, config.default_region, config.credentials_file
     )
@@ -39,6 +38,15 @@ def serve(config: ServerConfig) -> None:
         log.info("SigV4 signatures are verified against %s", config.credentials_file)
     else:
         log.warning("no --credentials file: signatures are NOT verified; any access key is accepted")
+    return accounts
+
+
+def serve(config: ServerConfig) -> None:
+    """Run the server until SIGINT/SIGTERM; prints the address once it accepts requests."""
+    accounts = _accounts(config)
+    if config.workers > 1:
+        serve_workers(config, accounts)
+        return
     services = build_services(config)
     app = create_app(services, accounts)
     server = create_server(
@@ -74,3 +82,12 @@ def serve(config: ServerConfig) -> None:
             services.audit.close()
         log.info("stopped")
         sys.stdout.flush()
+
+
+def serve_workers(config: ServerConfig, accounts: AccountResolver) -> None:
+    """`--workers N`: N processes under gunicorn. The models and the store are checked here
+    first, so that a missing model or a corrupt store stops the start, not every worker."""
+    from .workers import WorkerServer
+
+    build_services(config).store.close()
+    WorkerServer(config, lambda: create_app(build_services(config), accounts)).run()

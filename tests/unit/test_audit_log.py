@@ -40,3 +40,18 @@ def test_a_torn_last_line_is_cut_and_the_chain_goes_on(tmp_path):
 def test_a_line_that_is_not_json_breaks_the_chain(tmp_path):
     count, _, broken = verify([b"not json\n"])
     assert count == 0 and broken is not None and broken.line == 1
+
+
+def test_two_processes_appending_to_one_log_keep_one_chain(tmp_path):
+    """`--workers` siblings each hold the file open; every append chains on the other's last record."""
+    path = tmp_path / "audit.jsonl"
+    first, second = AuditLog(path, fsync=False), AuditLog(path, fsync=False)
+    for i in range(3):
+        first.append({"operation": f"first-{i}"})
+        second.append({"operation": f"second-{i}"})
+    first.close()
+    second.close()
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 6
+    count, _, broken = verify(lines)
+    assert broken is None and count == 6
