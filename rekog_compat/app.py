@@ -120,6 +120,8 @@ def create_app(services: Services, accounts: AccountResolver) -> Flask:
         request_id = new_request_id()
         if isinstance(exc, RequestEntityTooLarge):
             return _error(ImageTooLargeException(), request_id)
+        if (exc.code or 500) >= 500:
+            return _error(InternalServerError(), request_id)
         error = UnknownOperationException(f"{request.method} {request.path} is not an operation of this service")
         error.status = exc.code or 400
         return _error(error, request_id)

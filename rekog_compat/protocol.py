@@ -33,21 +33,51 @@ def operation_from_target(target: str | None, implemented: set[str] | frozenset[
     raise UnknownOperationException(f"Unknown operation {target}")
 
 
+def _not_json(constant: str) -> Any:
+    """Python's json reads NaN, Infinity and -Infinity; JSON (and AWS) has no such values."""
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _has_unpaired_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in `value` holds a lone \\uD800-\\uDFFF escape (it has no UTF-8 form)."""
+    pending = [value]
+    while pending:  # iterative: the parser already bounds the depth, this must not add its own recursion
+        item = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def parse_body(raw: bytes) -> dict[str, Any]:
     """The JSON object of a request body (an empty body is an empty object)."""
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_not_json)
+    except RecursionError:  # nesting deeper than the interpreter's recursion limit (~1000 levels)
+        raise SerializationException("Request body is nested too deeply.") from None
     except (ValueError, UnicodeDecodeError):
         raise SerializationException("Request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise SerializationException("Request body must be a JSON object.")
+    if _has_unpaired_surrogate(body):
+        raise SerializationException("Request body is not valid JSON: it holds an unpaired surrogate escape.")
     return body
 
 
 def dump(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    # A lone surrogate can only stand inside a JSON string, where backslashreplace writes exactly its JSON escape:
+    # the answer is always valid UTF-8 JSON, whatever text reaches it.
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "backslashreplace")
 
 
 def error_document(error: AwsError) -> dict[str, Any]:

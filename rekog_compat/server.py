@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from types import FrameType
@@ -23,6 +24,9 @@ log = logging.getLogger("rekog_compat")
 
 def build_services(config: ServerConfig) -> Services:
     """Open the store and load the face models (a missing model fails here, at start-up)."""
+    # Without credentials, botocore would probe the EC2 metadata address for them before an
+    # S3 read: no outbound connection unless asked for (on EC2, set it to "false").
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     engine = FaceEngine(config.engine_config())
     engine.check_ready()
     store = open_store(config.store, config.resolved_data_dir())

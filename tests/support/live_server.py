@@ -58,7 +58,7 @@ class LiveServer:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=60)  # a loaded 2-core CI machine can be slow to tear down
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
