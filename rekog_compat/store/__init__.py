@@ -25,10 +25,21 @@ from .sqlite import SqliteStore
 
 
 def open_store(url: str | None, data_dir: str) -> Store:
-    """Open the store named by `url` (None or 'sqlite' = SQLite under data_dir)."""
-    if url in (None, "", "sqlite"):
+    """Open the store named by `url`: None or 'sqlite' = SQLite under data_dir; a `postgresql://` (or
+    `postgres://`) URL = PostgreSQL + pgvector, shared by every server process pointed at it
+    (docs/scale.md). psycopg is imported only then, so the SQLite default never needs it."""
+    if not url or url == "sqlite":
         return SqliteStore(data_dir)
-    raise ValueError(f"Unsupported store {url!r}: only 'sqlite' is available in this release")
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            from .postgres import PostgresStore
+        except ImportError as exc:
+            raise ValueError(
+                f"the PostgreSQL store needs psycopg, psycopg-pool and pgvector ({exc}):"
+                " pip install 'rekog-compat[postgres]'"
+            ) from exc
+        return PostgresStore(url)
+    raise ValueError(f"Unsupported store {url!r}: use 'sqlite' or a postgresql://user:password@host/db URL")
 
 
 __all__ = [
