@@ -32,7 +32,10 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--data-dir", default=env("DATA_DIR", default_data_dir()),
         help="where the SQLite store lives (REKOG_COMPAT_DATA_DIR; default ~/.rekog-compat)",
     )
-    p.add_argument("--store", default=env("STORE"), help="store backend: 'sqlite' (default) (REKOG_COMPAT_STORE)")
+    p.add_argument(
+        "--store", default=env("STORE"),
+        help="'sqlite' (default, under --data-dir) or postgresql://user:pass@host/db with pgvector (REKOG_COMPAT_STORE)",
+    )
     p.add_argument(
         "--model", default=env("MODEL", DEFAULT_MODEL),
         help="DeepFace recognition model; Dlib works offline (REKOG_COMPAT_MODEL)",
