@@ -34,7 +34,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--store", default=env("STORE"),
-        help="'sqlite' (default, under --data-dir) or postgresql://user:pass@host/db with pgvector (REKOG_COMPAT_STORE)",
+        help="'sqlite' (default, under --data-dir) or postgresql://user:pass@host/db, with pgvector "
+        "(REKOG_COMPAT_STORE)",
     )
     p.add_argument(
         "--model", default=env("MODEL", DEFAULT_MODEL),
