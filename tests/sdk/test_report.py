@@ -14,7 +14,6 @@ import json
 import math
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -39,6 +38,7 @@ from rekog_sdk.report.dataset import (
 )
 from rekog_sdk.report.workload import CallRecord
 
+from tests.support.browser import chromium, page_problems, render, require_chromium
 from tests.support.facedata import facedata_dir
 from tests.support.live_server import LiveServer
 from tests.support.shape_validation import install_output_validation
@@ -396,59 +396,21 @@ def _check_static_html(html: str) -> None:
 
 # -- headless Chromium -------------------------------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--enable-logging=stderr", "--v=0")
-PAGE_PROBLEMS = re.compile(r"CONSOLE|Uncaught|Failed to load resource|net::ERR_", re.IGNORECASE)
-
-
-def _skip_without_chromium() -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium to check the HTML in a browser (CI does)")
-
-
-def page_problems(stderr: str) -> list[str]:
-    """Chromium's log lines about the page itself: console messages, uncaught errors, failed loads."""
-    return [line for line in stderr.splitlines() if PAGE_PROBLEMS.search(line)]
-
-
-def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run([str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                              capture_output=True, text=True, timeout=120, check=False)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"chromium did not finish in {exc.timeout} s: {args}")
-
-
 def check_in_chromium(html_path: Path, work: Path) -> Path:
     """Render report.html in headless Chromium: a non-blank screenshot, the DOM built, no console error."""
-    _skip_without_chromium()
-    url = html_path.resolve().as_uri()
-    screenshot = work / "report.png"
-    shot = _chromium([f"--screenshot={screenshot}", "--window-size=1280,2000", url], work / "profile-shot")
-    assert screenshot.exists(), f"no screenshot (rc {shot.returncode}):\n{shot.stderr[-3000:]}"
-    with Image.open(screenshot) as image:
-        assert image.size == (1280, 2000)
-        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
-        assert colours is not None and len(colours) > 50, "the screenshot is blank"
-    dom = _chromium(["--dump-dom", url], work / "profile-dom")
-    assert dom.returncode == 0, dom.stderr[-3000:]
-    assert "<h1>Rekognition comparison:" in dom.stdout
+    screenshot, dom = render(html_path, work)
+    assert "<h1>Rekognition comparison:" in dom
     for section in SECTION_IDS:
-        assert f'id="{section}"' in dom.stdout
-    for run in (shot, dom):
-        problems = page_problems(run.stderr)
-        assert not problems, "\n".join(problems)
+        assert f'id="{section}"' in dom
     return screenshot
 
 
 def test_chromium_check_sees_console_errors(tmp_path: Path) -> None:
     """The console check is not vacuous: a page with a console error and an uncaught one is caught."""
-    _skip_without_chromium()
+    require_chromium()
     page = tmp_path / "bad.html"
     page.write_text('<!DOCTYPE html><title>bad</title><h1>bad</h1><script>console.error("boom"); nope();</script>')
-    run = _chromium(["--dump-dom", page.as_uri()], tmp_path / "profile")
+    run = chromium(["--dump-dom", page.as_uri()], tmp_path / "profile")
     assert "<h1>bad</h1>" in run.stdout
     problems = page_problems(run.stderr)
     assert any('"boom"' in line for line in problems) and any("Uncaught ReferenceError" in line for line in problems)
