@@ -7,14 +7,14 @@ sample) are applied identically to both sides and can be tested without a server
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..external_ids import sanitize_external_id
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 # Rekognition's ExternalImageId: [a-zA-Z0-9_.\-:]+, at most 255 characters.
-_NOT_ALLOWED = re.compile(r"[^a-zA-Z0-9_.\-:]")
 MAX_EXTERNAL_ID = 255
 
 
@@ -48,12 +48,6 @@ def find_images(root: Path) -> list[ImageItem]:
             identity = rel.parts[-2] if len(rel.parts) >= 2 else None
             items.append(ImageItem(path=path, relative=rel.as_posix(), identity=identity))
     return sorted(items, key=lambda item: item.relative)
-
-
-def sanitize_external_id(stem: str) -> str:
-    """A file stem as a valid ExternalImageId: disallowed characters become `_`, at most 255."""
-    cleaned = _NOT_ALLOWED.sub("_", stem)[:MAX_EXTERNAL_ID]
-    return cleaned or "image"
 
 
 def assign_external_ids(items: Iterable[ImageItem]) -> dict[str, ImageItem]:
