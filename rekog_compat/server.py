@@ -6,6 +6,9 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
 from types import FrameType
 
 from waitress.server import create_server
@@ -20,6 +23,32 @@ from .images import S3ImageReader
 from .store import open_store
 
 log = logging.getLogger("rekog_compat")
+
+DRAIN_TIMEOUT_S = 30
+FLUSH_GRACE_S = 0.3
+
+
+class InFlight:
+    """WSGI middleware counting requests being served, so that shutdown can wait for them."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.active = 0
+        self._idle = threading.Condition()
+
+    def __call__(self, environ: dict, start_response: Callable[..., object]) -> Iterable[bytes]:
+        with self._idle:
+            self.active += 1
+        try:
+            return self.app(environ, start_response)
+        finally:
+            with self._idle:
+                self.active -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self.active == 0, timeout)
 
 
 def build_services(config: ServerConfig) -> Services:
@@ -52,7 +81,7 @@ def serve(config: ServerConfig) -> None:
         serve_workers(config, accounts)
         return
     services = build_services(config)
-    app = create_app(services, accounts)
+    app = InFlight(create_app(services, accounts))
     server = create_server(
         app,
         host=config.host,
@@ -64,10 +93,37 @@ def serve(config: ServerConfig) -> None:
         ident="rekog-compat",
         clear_untrusted_proxy_headers=True,
     )
+    stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: shutting down", signum)
-        server.close()
+        """Drain: accept nothing new, let in-flight requests finish and their answers go out,
+        then end the loop. (A signal handler must not block: the rest runs in a thread.)"""
+        if stopping.is_set():
+            return
+        stopping.set()
+        log.info("signal %d: draining %d in-flight request(s)", signum, app.active)
+        server.accepting = False  # the loop stops accepting; open channels keep being served
+        threading.Thread(target=finish, name="drain", daemon=True).start()
+
+    def busy() -> bool:
+        """A request is being received, queued or served on some open connection."""
+        channels = list(server._map.values())
+        return bool(app.active or server.task_dispatcher.queue or any(getattr(c, "requests", None) for c in channels))
+
+    def finish() -> None:
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while busy() and time.monotonic() < deadline:
+            app.wait_idle(0.05)
+        if busy():
+            log.warning("requests still running after %d s; stopping anyway", DRAIN_TIMEOUT_S)
+        time.sleep(FLUSH_GRACE_S)  # the loop writes the last answers out
+        server.trigger.pull_trigger(close_channels)  # run in the loop's own thread
+
+    def close_channels() -> None:
+        for channel in list(server._map.values()):
+            if channel is not server.trigger and channel is not server:
+                channel.close()
+        server.close()  # the listening socket and the trigger: the map is empty, the loop ends
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -76,10 +132,6 @@ def serve(config: ServerConfig) -> None:
     print(f"rekog-compat listening on http://{host}:{port}", flush=True)
     try:
         server.run()
-    except (OSError, ValueError):
-        # server.close() from the signal handler makes the select loop fail with EBADF
-        # (or ValueError on a closed descriptor, depending on where the loop was).
-        pass
     finally:
         services.store.close()
         if services.audit is not None:
