@@ -304,27 +304,20 @@ class PostgresStore:
     # -- collections -----------------------------------------------------
 
     @staticmethod
-    def _lock(conn: psycopg.Connection[Any], scope: Scope, collection_id: str) -> _Target:
-        """Lock the collection's row for the rest of the transaction: its writes are serialised."""
+    def _target(conn: psycopg.Connection[Any], scope: Scope, collection_id: str, lock: bool = False) -> _Target:
+        """The collection's row; with `lock`, locked for the rest of the transaction, so that
+        the collection's writes are serialised."""
         row = conn.execute(
             "SELECT seq, dimensions, face_count FROM collections"
-            " WHERE account = %s AND region = %s AND collection_id = %s FOR UPDATE",
+            " WHERE account = %s AND region = %s AND collection_id = %s" + (" FOR UPDATE" if lock else ""),
             (scope.account, scope.region, collection_id),
         ).fetchone()
         if row is None:
             raise CollectionMissing(collection_id)
         return _Target(row)
 
-    @staticmethod
-    def _target(conn: psycopg.Connection[Any], scope: Scope, collection_id: str) -> _Target:
-        row = conn.execute(
-            "SELECT seq, dimensions, face_count FROM collections"
-            " WHERE account = %s AND region = %s AND collection_id = %s",
-            (scope.account, scope.region, collection_id),
-        ).fetchone()
-        if row is None:
-            raise CollectionMissing(collection_id)
-        return _Target(row)
+    def _lock(self, conn: psycopg.Connection[Any], scope: Scope, collection_id: str) -> _Target:
+        return self._target(conn, scope, collection_id, lock=True)
 
     def create_collection(self, collection: Collection, tags: dict[str, str]) -> None:
         scope = collection.scope

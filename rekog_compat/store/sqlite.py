@@ -498,6 +498,23 @@ class SqliteStore:
             self._note_changes(conn, seq, "face", deleted)
         return deleted, associated
 
+    def _nearest(
+        self,
+        scope: Scope,
+        collection_id: str,
+        kind: str,
+        probe: np.ndarray,
+        limit: int,
+        max_distance: float,
+        exclude: str | None,
+    ) -> tuple[sqlite3.Connection, int, list[tuple[str, float]]]:
+        """(connection, collection seq, (id, distance) hits) of an exact search of the face or user index."""
+        conn = self._connection()
+        seq = self._seq(conn, scope, collection_id)
+        index = self._synced_index(conn, seq, kind)
+        with index.lock:
+            return conn, seq, index.search(probe, limit, max_distance, exclude)
+
     def search_faces(
         self,
         scope: Scope,
@@ -507,11 +524,7 @@ class SqliteStore:
         max_distance: float,
         exclude_face_id: str | None = None,
     ) -> list[tuple[StoredFace, float]]:
-        conn = self._connection()
-        seq = self._seq(conn, scope, collection_id)
-        index = self._synced_index(conn, seq, "face")
-        with index.lock:
-            hits = index.search(probe, limit, max_distance, exclude_face_id)
+        conn, seq, hits = self._nearest(scope, collection_id, "face", probe, limit, max_distance, exclude_face_id)
         if not hits:
             return []
         rows = conn.execute(
@@ -670,11 +683,7 @@ class SqliteStore:
         max_distance: float,
         exclude_user_id: str | None = None,
     ) -> list[tuple[StoredUser, float]]:
-        conn = self._connection()
-        seq = self._seq(conn, scope, collection_id)
-        index = self._synced_index(conn, seq, "user")
-        with index.lock:
-            hits = index.search(probe, limit, max_distance, exclude_user_id)
+        conn, seq, hits = self._nearest(scope, collection_id, "user", probe, limit, max_distance, exclude_user_id)
         if not hits:
             return []
         rows = conn.execute(
