@@ -9,6 +9,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import __version__
+from .admission import ENVIRON_KEY as ADMISSION_ENVIRON_KEY
 from .audit import AUDITED_OPERATIONS, build_record
 from .context import RequestContext, Services
 from .errors import AwsError, ImageTooLargeException, InternalServerError, UnknownOperationException
@@ -27,13 +28,13 @@ class AuditUnwritable(Exception):
     """The audit record of a call could not be written and the policy is to fail the call."""
 
 
-def _respond(status: int, document: dict[str, Any], request_id: str) -> Response:
-    return Response(
-        dump(document),
-        status=status,
-        headers={"x-amzn-RequestId": request_id},
-        content_type=CONTENT_TYPE,
-    )
+def _respond(
+    status: int, document: dict[str, Any], request_id: str, timings: dict[str, float] | None = None
+) -> Response:
+    headers = {"x-amzn-RequestId": request_id}
+    if timings:  # W3C Server-Timing: where the time went, for benchmarks and operators
+        headers["Server-Timing"] = ", ".join(f"{phase};dur={ms:.3f}" for phase, ms in timings.items())
+    return Response(dump(document), status=status, headers=headers, content_type=CONTENT_TYPE)
 
 
 def _error(error: AwsError, request_id: str) -> Response:
@@ -81,8 +82,8 @@ def create_app(services: Services, accounts: AccountResolver) -> Flask:
                 outcome = InternalServerError("The audit log cannot be written; the call is not acknowledged.")
         if outcome is not None:
             return _error(outcome, request_id)
-        assert response is not None
-        return _respond(200, response, request_id)
+        assert response is not None and ctx is not None
+        return _respond(200, response, request_id, ctx.timings)
 
     def audit(
         ctx: RequestContext, operation: str, params: dict[str, Any], response: dict[str, Any] | None, result: str
@@ -112,6 +113,9 @@ def create_app(services: Services, accounts: AccountResolver) -> Flask:
             "store": services.store.description,
             "collections": services.store.count_collections(),
         }
+        admission = request.environ.get(ADMISSION_ENVIRON_KEY)
+        if admission is not None:  # served behind admission.Admission: this process's load
+            document["requests"] = admission.snapshot()
         return _respond(200, document, request_id)
 
     @app.errorhandler(HTTPException)

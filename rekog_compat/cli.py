@@ -9,12 +9,27 @@ from collections.abc import Sequence
 
 from . import __version__
 from .audit_cli import register_commands as register_audit_commands
-from .config import DEFAULT_DETECTOR, DEFAULT_HOST, DEFAULT_MODEL, DEFAULT_PORT, ServerConfig, default_data_dir, env
+from .config import (
+    DEFAULT_DETECTOR,
+    DEFAULT_HOST,
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_MODEL,
+    DEFAULT_PORT,
+    ServerConfig,
+    default_data_dir,
+    env,
+)
 from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION
+from .seed_cli import register_commands as register_seed_commands
+from .store import AnnSettings
 
 
 def _optional_float(value: str | None) -> float | None:
     return None if value in (None, "") else float(value)
+
+
+def _optional_int(value: str | None) -> int | None:
+    return None if value in (None, "") else int(value)
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:
@@ -69,6 +84,22 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="server processes (REKOG_COMPAT_WORKERS; default 1); more than 1 runs under gunicorn",
     )
     p.add_argument(
+        "--max-concurrent", type=int, default=_optional_int(env("MAX_CONCURRENT")),
+        help="requests run at once, per worker (REKOG_COMPAT_MAX_CONCURRENT; default: --threads)",
+    )
+    p.add_argument(
+        "--max-queue", type=int, default=int(env("MAX_QUEUE", str(DEFAULT_MAX_QUEUE)) or DEFAULT_MAX_QUEUE),
+        help="requests waiting for a place, per worker; beyond, ThrottlingException at once "
+        f"(REKOG_COMPAT_MAX_QUEUE; default {DEFAULT_MAX_QUEUE})",
+    )
+    p.add_argument(
+        "--tls-cert", default=env("TLS_CERT"),
+        help="PEM certificate (chain): serve HTTPS, under gunicorn; needs --tls-key (REKOG_COMPAT_TLS_CERT)",
+    )
+    p.add_argument(
+        "--tls-key", default=env("TLS_KEY"), help="PEM private key of --tls-cert (REKOG_COMPAT_TLS_KEY)"
+    )
+    p.add_argument(
         "--credentials", default=env("CREDENTIALS"),
         help='JSON file {"AKID": {"secret": "...", "account": "111122223333"}}: verify every SigV4 signature '
         "(REKOG_COMPAT_CREDENTIALS; default: signatures are not verified)",
@@ -86,6 +117,15 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="policy: the lowest Similarity threshold searches and comparisons run at; lower requests are raised "
         "to it (REKOG_COMPAT_MIN_MATCH_THRESHOLD; default none)",
     )
+    p.add_argument(
+        "--ann-min-faces", type=int, default=int(env("ANN_MIN_FACES", str(AnnSettings.min_faces)) or 0),
+        help="SQLite store: a collection of this many faces is searched approximately (faiss IVF, built in the "
+        f"background); 0: always exact (REKOG_COMPAT_ANN_MIN_FACES; default {AnnSettings.min_faces})",
+    )
+    p.add_argument(
+        "--ann-nprobe", type=int, default=int(env("ANN_NPROBE", str(AnnSettings.nprobe)) or AnnSettings.nprobe),
+        help=f"clusters an approximate search visits: more is slower, closer to exact (default {AnnSettings.nprobe})",
+    )
     p.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"), help="logging level (REKOG_COMPAT_LOG_LEVEL)")
 
 
@@ -97,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     _client_commands(sub)
     _eval_commands(sub)
     register_audit_commands(sub)
+    register_seed_commands(sub)
     return parser
 
 
@@ -142,6 +183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             audit_log=args.audit_log,
             audit_failure=args.audit_failure,
             min_match_threshold=args.min_match_threshold,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            max_concurrent=args.max_concurrent,
+            max_queue=args.max_queue,
+            ann_min_faces=args.ann_min_faces,
+            ann_nprobe=args.ann_nprobe,
         )
         try:
             serve(config)

@@ -8,10 +8,14 @@ from pathlib import Path
 
 from .engine import DEFAULT_DETECTOR, DEFAULT_MODEL, EngineConfig
 from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION
+from .store import AnnSettings
 
 ENV_PREFIX = "REKOG_COMPAT_"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9090
+DEFAULT_MAX_QUEUE = 32
+ANSWERING_THREADS = 2  # beyond running + queued requests: they answer throttles and /health without delay
+IDLE_CONNECTIONS = 100  # kept-alive connections between requests, beyond the busy ones (waitress's default)
 
 
 def default_data_dir() -> str:
@@ -43,6 +47,45 @@ class ServerConfig:
     audit_log: str | None = None  # default: <data dir>/audit.jsonl
     audit_failure: str = "fail"  # "fail": a call whose record cannot be written fails; "continue"
     min_match_threshold: float | None = None
+    tls_cert: str | None = None  # PEM certificate (chain); with tls_key, the server speaks HTTPS (under gunicorn)
+    tls_key: str | None = None
+    max_concurrent: int | None = None  # requests in the app at once, per worker; default: `threads`
+    max_queue: int = DEFAULT_MAX_QUEUE  # requests waiting for one of those places, per worker; more: throttled
+    ann_min_faces: int = AnnSettings.min_faces  # SQLite: faces from which a collection's search is approximate
+    ann_nprobe: int = AnnSettings.nprobe
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert or self.tls_key)
+
+    def resolved_max_concurrent(self) -> int:
+        return self.max_concurrent if self.max_concurrent is not None else self.threads
+
+    def server_threads(self) -> int:
+        """The WSGI server's thread pool: one thread per running or queued request, plus a few that answer
+        throttled requests and /health at once. Requests then wait in the admission queue, which is bounded,
+        and never in the WSGI server's own queue, which is not."""
+        return self.resolved_max_concurrent() + self.max_queue + ANSWERING_THREADS
+
+    def connection_limit(self) -> int:
+        """Open connections a process serves (beyond, new ones wait in the kernel's backlog, unanswered):
+        every thread's, and as many again idle between requests (SDKs keep theirs open)."""
+        return self.server_threads() + IDLE_CONNECTIONS
+
+    def check(self) -> None:
+        """ValueError naming the flag when the serving settings cannot work together."""
+        if bool(self.tls_cert) != bool(self.tls_key):
+            given, missing = ("--tls-cert", "--tls-key") if self.tls_cert else ("--tls-key", "--tls-cert")
+            raise ValueError(f"{given} needs {missing} too (or REKOG_COMPAT_{missing[2:].upper().replace('-', '_')})")
+        if self.resolved_max_concurrent() < 1:
+            raise ValueError("--max-concurrent must be at least 1")
+        if self.max_queue < 0:
+            raise ValueError("--max-queue must be 0 or more")
+        if self.threads < 1 or self.workers < 1:
+            raise ValueError("--threads and --workers must be at least 1")
+
+    def ann_settings(self) -> AnnSettings:
+        return AnnSettings(min_faces=self.ann_min_faces, nprobe=self.ann_nprobe)
 
     def resolved_data_dir(self) -> str:
         return self.data_dir or default_data_dir()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +42,17 @@ class RequestContext:
     services: Services
     # What the audit record needs to know beyond the request and the response.
     notes: dict[str, Any] = field(default_factory=dict)
+    # Milliseconds spent per phase ("engine", "search"): the response's Server-Timing header.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Add the time spent inside to `phase`, so a client can tell the engine's part from the search's."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[phase] = self.timings.get(phase, 0.0) + (time.perf_counter() - started) * 1000
 
     @property
     def store(self) -> Store:

@@ -11,8 +11,10 @@ import time
 from collections.abc import Callable, Iterable
 from types import FrameType
 
+from threadpoolctl import threadpool_limits
 from waitress.server import create_server
 
+from .admission import Admission
 from .app import MAX_BODY_BYTES, create_app
 from .audit import AuditLog
 from .config import ServerConfig
@@ -21,6 +23,7 @@ from .engine import FaceEngine
 from .identity import AccountResolver
 from .images import S3ImageReader
 from .store import open_store
+from .tls import check_tls_files
 
 log = logging.getLogger("rekog_compat")
 
@@ -56,9 +59,13 @@ def build_services(config: ServerConfig) -> Services:
     # Without credentials, botocore would probe the EC2 metadata address for them before an
     # S3 read: no outbound connection unless asked for (on EC2, set it to "false").
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    # One core per request: the server runs requests side by side (threads, processes), and OpenBLAS
+    # spreading one search's matrix product over every core made it 8x slower under the request
+    # threads (6.3 ms vs 0.7 ms at 10k faces; docs/performance.md).
+    threadpool_limits(limits=1, user_api="blas")
     engine = FaceEngine(config.engine_config())
     engine.check_ready()
-    store = open_store(config.store, config.resolved_data_dir())
+    store = open_store(config.store, config.resolved_data_dir(), config.ann_settings())
     audit = AuditLog(config.resolved_audit_log())
     return Services(config=config, store=store, engine=engine, s3=S3ImageReader(config.s3_endpoint_url), audit=audit)
 
@@ -74,19 +81,33 @@ def _accounts(config: ServerConfig) -> AccountResolver:
     return accounts
 
 
+def admitted(app: Callable[..., Iterable[bytes]], config: ServerConfig) -> Admission:
+    """`app` behind the bounded admission queue (`admission.py`) that `config` sets."""
+    admission = Admission(app, config.resolved_max_concurrent(), config.max_queue)
+    log.info("admission: %d request(s) at once, %d more queued, the rest throttled", admission.max_concurrent,
+             admission.max_queue)
+    return admission
+
+
 def serve(config: ServerConfig) -> None:
     """Run the server until SIGINT/SIGTERM; prints the address once it accepts requests."""
+    config.check()
+    check_tls_files(config)  # before the models load: a bad certificate fails the start at once
     accounts = _accounts(config)
-    if config.workers > 1:
+    if config.workers > 1 or config.tls:
+        if config.workers == 1:
+            log.info("TLS: serving under gunicorn with one worker (waitress has no TLS)")
         serve_workers(config, accounts)
         return
     services = build_services(config)
-    app = InFlight(create_app(services, accounts))
+    # InFlight outermost: a request waiting in the admission queue is in flight too, and SIGTERM waits for it.
+    app = InFlight(admitted(create_app(services, accounts), config))
     server = create_server(
         app,
         host=config.host,
         port=config.port,
-        threads=config.threads,
+        threads=config.server_threads(),
+        connection_limit=config.connection_limit(),
         # Waitress drops bodies past its own limit without an AWS error; keep it above
         # the app's limit so that the app answers ImageTooLargeException in AWS's JSON.
         max_request_body_size=2 * MAX_BODY_BYTES,
@@ -146,4 +167,4 @@ def serve_workers(config: ServerConfig, accounts: AccountResolver) -> None:
     from .workers import WorkerServer
 
     build_services(config).store.close()
-    WorkerServer(config, lambda: create_app(build_services(config), accounts)).run()
+    WorkerServer(config, lambda: admitted(create_app(build_services(config), accounts), config)).run()

@@ -37,7 +37,9 @@ def make_client(
     access_key: str = "AKIDEXAMPLE",
     region: str = "us-east-1",
     validate_params: bool = False,
+    verify: str | bool | None = None,
 ) -> Any:
+    """A boto3 client on `url` that fails any answer outside its output shape; `verify`: a CA bundle for https."""
     client = boto3.client(
         "rekognition",
         endpoint_url=url,
@@ -45,6 +47,7 @@ def make_client(
         aws_access_key_id=access_key,
         aws_secret_access_key="secret",
         config=Config(parameter_validation=validate_params, retries={"mode": "standard", "max_attempts": 1}),
+        verify=verify,
     )
     install_output_validation(client, validated)
     return client

@@ -78,7 +78,9 @@ def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 
     kept: list[DetectedFace] = []
     unindexed = []
-    for face in engine.detect(image.rgb, max_faces=MAX_FACES_PER_IMAGE):  # largest first
+    with ctx.timed("engine"):
+        detected = engine.detect(image.rgb, max_faces=MAX_FACES_PER_IMAGE)  # largest first
+    for face in detected:
         reasons = quality_reasons(face, image.width, image.height, level)
         if not reasons and len(kept) >= max_faces:
             reasons = ["EXCEEDS_MAX_FACES"]
@@ -100,7 +102,10 @@ def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         for face in kept
     ]
     if stored:
-        ctx.store.add_faces(ctx.scope, collection.collection_id, stored, engine.embed(kept))
+        with ctx.timed("engine"):
+            vectors = engine.embed(kept)
+        with ctx.timed("store"):
+            ctx.store.add_faces(ctx.scope, collection.collection_id, stored, vectors)
     return {
         "FaceRecords": [
             {"Face": face_document(record), "FaceDetail": face_detail(engine, image, face, extra, all_landmarks)}
@@ -156,14 +161,11 @@ def _matches(
     """FaceMatches at or above FaceMatchThreshold, most similar first."""
     scale = ctx.services.engine.similarity_scale
     threshold = ctx.threshold(params, "FaceMatchThreshold", DEFAULT_FACE_MATCH_THRESHOLD)
-    hits = ctx.store.search_faces(
-        ctx.scope,
-        collection.collection_id,
-        probe,
-        ctx.limit(params, "MaxFaces", DEFAULT_MAX_MATCHES),
-        scale.distance_at(threshold),
-        exclude_face_id=exclude,
-    )
+    limit = ctx.limit(params, "MaxFaces", DEFAULT_MAX_MATCHES)
+    with ctx.timed("search"):
+        hits = ctx.store.search_faces(
+            ctx.scope, collection.collection_id, probe, limit, scale.distance_at(threshold), exclude_face_id=exclude
+        )
     return [{"Similarity": s, "Face": face_document(face)} for face, s in scale.passing(hits, threshold)]
 
 
@@ -185,15 +187,17 @@ def search_faces_by_image(ctx: RequestContext, params: dict[str, Any]) -> dict[s
     collection = searchable_collection(ctx, params["CollectionId"])
     image = ctx.load_image(params["Image"])
     level = params.get("QualityFilter", "NONE")
-    faces = [
-        f for f in engine.detect(image.rgb, max_faces=1) if not quality_reasons(f, image.width, image.height, level)
-    ]
-    if not faces:
-        raise InvalidParameterException()
-    face = faces[0]
+    with ctx.timed("engine"):
+        faces = [
+            f for f in engine.detect(image.rgb, max_faces=1) if not quality_reasons(f, image.width, image.height, level)
+        ]
+        if not faces:
+            raise InvalidParameterException()
+        face = faces[0]
+        probe = engine.embed([face])[0]
     return {
         "SearchedFaceBoundingBox": bounding_box(face),
         "SearchedFaceConfidence": face.confidence,
-        "FaceMatches": _matches(ctx, collection, engine.embed([face])[0], params),
+        "FaceMatches": _matches(ctx, collection, probe, params),
         "FaceModelVersion": collection.face_model_version,
     }

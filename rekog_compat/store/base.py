@@ -134,10 +134,22 @@ class Store(Protocol):
     def remove_tags(self, scope: Scope, collection_id: str, keys: list[str]) -> None: ...
 
     def add_faces(
-        self, scope: Scope, collection_id: str, faces: list[StoredFace], vectors: np.ndarray
+        self,
+        scope: Scope,
+        collection_id: str,
+        faces: list[StoredFace],
+        vectors: np.ndarray,
+        *,
+        defer_index: bool = False,
     ) -> list[StoredFace]:
         """Store faces and their unit embeddings, durably; returns those that were new
-        (a face id already in the collection is not stored twice)."""
+        (a face id already in the collection is not stored twice). `defer_index`: a bulk load
+        (seeding) builds no search index on the way; it calls `build_search_index` at the end."""
+        ...
+
+    def build_search_index(self, scope: Scope, collection_id: str) -> None:
+        """Build now, in this process, the index that searches of a collection this large use
+        (PostgreSQL: its HNSW index; SQLite: the approximate index file), as after a bulk load."""
         ...
 
     def list_faces(

@@ -421,7 +421,13 @@ class PostgresStore:
     # -- faces -------------------------------------------------------------
 
     def add_faces(
-        self, scope: Scope, collection_id: str, faces: list[StoredFace], vectors: np.ndarray
+        self,
+        scope: Scope,
+        collection_id: str,
+        faces: list[StoredFace],
+        vectors: np.ndarray,
+        *,
+        defer_index: bool = False,
     ) -> list[StoredFace]:
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(faces), -1)
         with self._write() as conn:
@@ -460,9 +466,15 @@ class PostgresStore:
                 conn.execute("UPDATE collections SET face_count = %s WHERE seq = %s", (face_count, target.seq))
                 for user_id in {f.user_id for f in added if f.user_id is not None}:
                     self._refresh_user(conn, target.seq, user_id)
-        if face_count >= self.hnsw_min_faces:
+        if face_count >= self.hnsw_min_faces and not defer_index:
             self._ensure_index(target.seq, dimensions)
         return added
+
+    def build_search_index(self, scope: Scope, collection_id: str) -> None:
+        with self._read() as conn:
+            target = self._target(conn, scope, collection_id)
+        if target.dimensions is not None and target.face_count >= self.hnsw_min_faces:
+            self._ensure_index(target.seq, target.dimensions)
 
     def _forget_index(self, conn: psycopg.Connection[Any], seq: int) -> None:
         """Drop a collection's HNSW index (its embedding size is changing: the index casts to the old one)."""

@@ -1,4 +1,5 @@
-"""SIGTERM drains: a request in flight when the signal arrives still gets its answer."""
+"""SIGTERM drains: a request in flight when the signal arrives still gets its answer, over http (waitress)
+and over https (which runs under gunicorn, with one worker)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,22 @@ import signal
 import threading
 import time
 
+import pytest
+
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
 from tests.support.live_server import LiveServer
+from tests.support.tls import self_signed_cert
 
 GROUP = "nonface_and_bad_inputs/faces_public_domain_and_formats/insightface_t1_friends_6faces.jpg"
 
 
-def test_sigterm_lets_the_request_in_flight_finish_then_exits_cleanly(tmp_path):
-    server = LiveServer(tmp_path / "data").start()
-    client = make_client(server.url, [])
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_sigterm_lets_the_request_in_flight_finish_then_exits_cleanly(tmp_path, scheme):
+    cert = self_signed_cert(tmp_path / "cert") if scheme == "https" else None
+    server = LiveServer(tmp_path / "data", *(cert.serve_args() if cert else ())).start(timeout=120)
+    assert server.url.startswith(f"{scheme}://")
+    client = make_client(server.url, [], verify=str(cert.cert) if cert else None)
     group = (facedata_dir() / GROUP).read_bytes()
     client.detect_faces(Image={"Bytes": group})  # models warm
     answer: dict[str, object] = {}

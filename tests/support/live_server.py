@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-ADDRESS = re.compile(r"listening on (http://\S+)")
+ADDRESS = re.compile(r"listening on (https?://\S+)")
 
 
 class LiveServer:

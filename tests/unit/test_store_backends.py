@@ -638,3 +638,26 @@ def test_an_hnsw_search_with_more_matches_than_candidates_widens_until_it_has_th
         assert [f.face_id for f, _ in store.search_faces(SCOPE, "crowd", planar(95), 5, 0.2)][:1] == ["far5"]
     finally:
         store.close()
+
+
+def test_a_bulk_load_builds_its_hnsw_index_once_at_the_end(pg_url):
+    import psycopg
+
+    from rekog_compat.store.postgres import _hnsw_name
+
+    store = pg_store(pg_url, hnsw_min_faces=40)
+    try:
+        store.create_collection(collection("bulk"), {})
+        vectors = np.stack([unit(i) for i in range(60)])
+        faces = [stored_face(f"f{i}") for i in range(60)]
+        for start in (0, 30):
+            store.add_faces(SCOPE, "bulk", faces[start:start + 30], vectors[start:start + 30], defer_index=True)
+        with psycopg.connect(pg_url, autocommit=True) as conn:  # no open transaction: CONCURRENTLY waits for none
+            seq = store._target(conn, SCOPE, "bulk").seq
+            exists = "SELECT to_regclass(%s) IS NOT NULL"
+            assert conn.execute(exists, (_hnsw_name(seq),)).fetchone() == (False,)
+            store.build_search_index(SCOPE, "bulk")
+            assert conn.execute(exists, (_hnsw_name(seq),)).fetchone() == (True,)
+        assert store.search_faces(SCOPE, "bulk", vectors[45], 1, 2.0)[0][0].face_id == "f45"
+    finally:
+        store.close()
