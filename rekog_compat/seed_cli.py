@@ -34,7 +34,10 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", default=env("DETECTOR", DEFAULT_DETECTOR))
     p.add_argument("--account", default=env("DEFAULT_ACCOUNT", DEFAULT_ACCOUNT))
     p.add_argument("--region", default=env("DEFAULT_REGION", DEFAULT_REGION))
-    p.add_argument("--ann-min-faces", type=int, default=AnnSettings.min_faces, help="as `serve --ann-min-faces`")
+    p.add_argument(
+        "--ann-min-faces", type=int, default=int(env("ANN_MIN_FACES", str(AnnSettings.min_faces)) or 0),
+        help="as `serve --ann-min-faces`: from this size, the approximate index is built and written at the end",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed of the synthetic faces")
     p.set_defaults(handler=run_seed)
 
