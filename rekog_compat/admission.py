@@ -18,11 +18,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from http import HTTPStatus
 from typing import Any
 
 from .errors import ThrottlingException
-from .protocol import CONTENT_TYPE, dump, error_document, new_request_id
+from .http_refusals import refusal
 
 log = logging.getLogger("rekog_compat")
 
@@ -43,7 +42,6 @@ WARN_EVERY_S = 10.0
 # botocore) for its status, a general server error. Any other HTTP client that knows nothing of AWS
 # codes also takes a 500 as "not your fault, retry later".
 THROTTLED = ThrottlingException()
-THROTTLED_STATUS = f"{THROTTLED.status} {HTTPStatus(THROTTLED.status).phrase}"
 
 
 class Admission:
@@ -114,12 +112,8 @@ class Admission:
 
     def _throttle(self, start_response: Callable[..., object]) -> list[bytes]:
         """AWS's ThrottlingException, in the same AWS JSON 1.1 error form as the app's other errors."""
-        body = dump(error_document(THROTTLED))
-        start_response(THROTTLED_STATUS, [
-            ("Content-Type", CONTENT_TYPE),
-            ("Content-Length", str(len(body))),
-            ("x-amzn-RequestId", new_request_id()),
-        ])
+        status, headers, body = refusal(THROTTLED, close=False)
+        start_response(status, headers)
         return [body]
 
     def _warn_now_and_then(self) -> None:

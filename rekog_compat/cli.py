@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from . import __version__
 from .audit_cli import register_commands as register_audit_commands
 from .config import (
-    DEFAULT_DETECTOR,
     DEFAULT_HOST,
     DEFAULT_MAX_QUEUE,
-    DEFAULT_MODEL,
     DEFAULT_PORT,
+    DEFAULT_READ_TIMEOUT_S,
     ServerConfig,
-    default_data_dir,
+    add_store_flags,
     env,
 )
 from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION
@@ -43,23 +42,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--port", type=int, default=int(env("PORT", str(DEFAULT_PORT)) or DEFAULT_PORT),
         help="port; 0 picks a free one (REKOG_COMPAT_PORT)",
     )
-    p.add_argument(
-        "--data-dir", default=env("DATA_DIR", default_data_dir()),
-        help="where the SQLite store lives (REKOG_COMPAT_DATA_DIR; default ~/.rekog-compat)",
-    )
-    p.add_argument(
-        "--store", default=env("STORE"),
-        help="'sqlite' (default, under --data-dir) or postgresql://user:pass@host/db, with pgvector "
-        "(REKOG_COMPAT_STORE)",
-    )
-    p.add_argument(
-        "--model", default=env("MODEL", DEFAULT_MODEL),
-        help="DeepFace recognition model; Dlib works offline (REKOG_COMPAT_MODEL)",
-    )
-    p.add_argument(
-        "--detector", default=env("DETECTOR", DEFAULT_DETECTOR),
-        help="face detector: dlib (native HOG) or a DeepFace detector backend (REKOG_COMPAT_DETECTOR)",
-    )
+    add_store_flags(p)
     p.add_argument(
         "--s3-endpoint-url", default=env("S3_ENDPOINT_URL"),
         help="S3 API endpoint for Image.S3Object (REKOG_COMPAT_S3_ENDPOINT_URL; default AWS)",
@@ -93,6 +76,12 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         f"(REKOG_COMPAT_MAX_QUEUE; default {DEFAULT_MAX_QUEUE})",
     )
     p.add_argument(
+        "--read-timeout", type=float,
+        default=float(env("READ_TIMEOUT", str(DEFAULT_READ_TIMEOUT_S)) or DEFAULT_READ_TIMEOUT_S),
+        help="seconds an incomplete request (headers or body) may send nothing before it is answered with "
+        f"RequestTimeoutException and closed (REKOG_COMPAT_READ_TIMEOUT; default {DEFAULT_READ_TIMEOUT_S:g})",
+    )
+    p.add_argument(
         "--tls-cert", default=env("TLS_CERT"),
         help="PEM certificate (chain): serve HTTPS, under gunicorn; needs --tls-key (REKOG_COMPAT_TLS_CERT)",
     )
@@ -116,11 +105,6 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--min-match-threshold", type=float, default=_optional_float(env("MIN_MATCH_THRESHOLD")),
         help="policy: the lowest Similarity threshold searches and comparisons run at; lower requests are raised "
         "to it (REKOG_COMPAT_MIN_MATCH_THRESHOLD; default none)",
-    )
-    p.add_argument(
-        "--ann-min-faces", type=int, default=int(env("ANN_MIN_FACES", str(AnnSettings.min_faces)) or 0),
-        help="SQLite store: a collection of this many faces is searched approximately (faiss IVF, built in the "
-        f"background); 0: always exact (REKOG_COMPAT_ANN_MIN_FACES; default {AnnSettings.min_faces})",
     )
     p.add_argument(
         "--ann-nprobe", type=int, default=int(env("ANN_NPROBE", str(AnnSettings.nprobe)) or AnnSettings.nprobe),
@@ -189,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_queue=args.max_queue,
             ann_min_faces=args.ann_min_faces,
             ann_nprobe=args.ann_nprobe,
+            read_timeout=args.read_timeout,
         )
         try:
             serve(config)

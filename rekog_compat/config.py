@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .engine import DEFAULT_DETECTOR, DEFAULT_MODEL, EngineConfig
 from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION
+from .sigv4 import REGION
 from .store import AnnSettings
 
 ENV_PREFIX = "REKOG_COMPAT_"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9090
 DEFAULT_MAX_QUEUE = 32
+DEFAULT_READ_TIMEOUT_S = 20.0
 ANSWERING_THREADS = 2  # beyond running + queued requests: they answer throttles and /health without delay
 IDLE_CONNECTIONS = 100  # kept-alive connections between requests, beyond the busy ones (waitress's default)
 
@@ -53,6 +56,7 @@ class ServerConfig:
     max_queue: int = DEFAULT_MAX_QUEUE  # requests waiting for one of those places, per worker; more: throttled
     ann_min_faces: int = AnnSettings.min_faces  # SQLite: faces from which a collection's search is approximate
     ann_nprobe: int = AnnSettings.nprobe
+    read_timeout: float = DEFAULT_READ_TIMEOUT_S  # an incomplete request idle this long is answered 408 and closed
 
     @property
     def tls(self) -> bool:
@@ -83,6 +87,10 @@ class ServerConfig:
             raise ValueError("--max-queue must be 0 or more")
         if self.threads < 1 or self.workers < 1:
             raise ValueError("--threads and --workers must be at least 1")
+        if not self.read_timeout > 0:
+            raise ValueError("--read-timeout must be more than 0 seconds")
+        if not REGION.fullmatch(self.default_region):
+            raise ValueError(f"--default-region {self.default_region!r} is not a region name (e.g. us-east-1)")
 
     def ann_settings(self) -> AnnSettings:
         return AnnSettings(min_faces=self.ann_min_faces, nprobe=self.ann_nprobe)
@@ -96,3 +104,29 @@ class ServerConfig:
     def engine_config(self) -> EngineConfig:
         """Model weights are linked under the data dir, where DeepFace looks for them."""
         return EngineConfig(model=self.model, detector=self.detector, deepface_home=self.resolved_data_dir())
+
+
+def add_store_flags(p: argparse.ArgumentParser) -> None:
+    """The flags naming where faces live and which model makes them: `serve` and `seed` share them."""
+    p.add_argument(
+        "--data-dir", default=env("DATA_DIR", default_data_dir()),
+        help="where the SQLite store lives (REKOG_COMPAT_DATA_DIR; default ~/.rekog-compat)",
+    )
+    p.add_argument(
+        "--store", default=env("STORE"),
+        help="'sqlite' (default, under --data-dir) or postgresql://user:pass@host/db, with pgvector "
+        "(REKOG_COMPAT_STORE)",
+    )
+    p.add_argument(
+        "--model", default=env("MODEL", DEFAULT_MODEL),
+        help="DeepFace recognition model; Dlib works offline (REKOG_COMPAT_MODEL)",
+    )
+    p.add_argument(
+        "--detector", default=env("DETECTOR", DEFAULT_DETECTOR),
+        help="face detector: dlib (native HOG) or a DeepFace detector backend (REKOG_COMPAT_DETECTOR)",
+    )
+    p.add_argument(
+        "--ann-min-faces", type=int, default=int(env("ANN_MIN_FACES", str(AnnSettings.min_faces)) or 0),
+        help="SQLite store: a collection of this many faces is searched approximately (faiss IVF, built in the "
+        f"background); 0: always exact (REKOG_COMPAT_ANN_MIN_FACES; default {AnnSettings.min_faces})",
+    )

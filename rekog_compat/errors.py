@@ -88,6 +88,21 @@ class InvalidS3ObjectException(AwsError):
     default_message = "Unable to get object metadata from S3. Check object key, region and/or access permissions."
 
 
+class RequestTimeoutException(AwsError):
+    """A request that stopped arriving (headers or body) for longer than the server's read timeout.
+
+    S3 answers the same situation with 400 RequestTimeout; JSON services have no documented code for it.
+    408 with RequestTimeoutException is what botocore's standard and adaptive retry modes treat as transient.
+    """
+
+    code = "RequestTimeoutException"
+    status = 408
+    default_message = (
+        "Your socket connection to the server was not read from or written to within the timeout period. "
+        "Idle connections will be closed."
+    )
+
+
 class ThrottlingException(AwsError):
     code = "ThrottlingException"
     status = 500

@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sigv4 import Secret, load_credentials, verify
+from .sigv4 import Secret, check_region, load_credentials, verify
 from .store import Scope
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
 
-_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
+# The region is whatever stands between its slashes, so that a bad one is refused rather than ignored.
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]*)/([^/,\s]+)/aws4_request")
 _TWELVE_DIGITS = re.compile(r"\d{12}")
 
 
@@ -78,12 +79,13 @@ class AccountResolver:
         return self.default_account
 
     def caller(self, authorization: str | None) -> Caller:
-        """The caller named by an Authorization header (absent or unparsable: the defaults)."""
+        """The caller named by an Authorization header (absent or unparsable: the defaults; a scope naming no
+        region of AWS's form: InvalidSignatureException, as when signatures are verified)."""
         match = _CREDENTIAL.search(authorization or "")
         if match is None:
             return Caller(None, Scope(self.default_account, self.default_region))
         access_key, _date, region, _service = match.groups()
-        return Caller(access_key, Scope(self.account_for(access_key), region))
+        return Caller(access_key, Scope(self.account_for(access_key), check_region(region)))
 
     def authenticate(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Caller:
         """The caller of a request (`headers` with lower-case names): verified when there are

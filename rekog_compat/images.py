@@ -4,7 +4,8 @@ Rekognition takes JPEG and PNG only (decided by content, never by a name), at mo
 and 15 MB as an S3 object. Everything here is defensive: the input comes from the network, so a
 hostile file must end as one of the AWS errors (`InvalidImageFormatException`,
 `ImageTooLargeException`, `InvalidS3ObjectException`), never as a stray exception or an
-out-of-memory decode. Pixel counts are checked from the header before any pixel is decoded.
+out-of-memory decode. Pixel counts are checked from the header before any pixel is decoded, and the
+data must hold every pixel the header declares (`image_integrity.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .errors import (
     InvalidParameterException,
     InvalidS3ObjectException,
 )
+from .image_integrity import require_complete
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 """Largest `Image.Bytes` Rekognition accepts (5,242,880 bytes)."""
@@ -193,6 +195,7 @@ def decode_image(data: bytes) -> LoadedImage:
                 raise InvalidImageFormatException()
             if width * height > MAX_PIXELS:
                 raise ImageTooLargeException()
+            require_complete(data, fmt)
             im.load()
             rgb_image = _to_rgb(im)
             if fmt == "JPEG":  # Rekognition corrects orientation for JPEG only, never for PNG

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .config import DEFAULT_DETECTOR, DEFAULT_MODEL, default_data_dir, env
+from .config import add_store_flags, env
 from .engine import EngineConfig, FaceEngine
 from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION
 from .seeding import photos_in, real_faces, seed_collection
@@ -28,16 +28,9 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--faces", type=int, required=True, help="faces in all, real ones included")
     p.add_argument("--photos", type=Path, help="a folder of face photos (one folder per person), e.g. lfw_dev")
     p.add_argument("--photos-limit", type=int, help="use at most this many photos")
-    p.add_argument("--data-dir", default=env("DATA_DIR", default_data_dir()))
-    p.add_argument("--store", default=env("STORE"), help="as `serve --store` (default: SQLite under --data-dir)")
-    p.add_argument("--model", default=env("MODEL", DEFAULT_MODEL))
-    p.add_argument("--detector", default=env("DETECTOR", DEFAULT_DETECTOR))
+    add_store_flags(p)
     p.add_argument("--account", default=env("DEFAULT_ACCOUNT", DEFAULT_ACCOUNT))
     p.add_argument("--region", default=env("DEFAULT_REGION", DEFAULT_REGION))
-    p.add_argument(
-        "--ann-min-faces", type=int, default=int(env("ANN_MIN_FACES", str(AnnSettings.min_faces)) or 0),
-        help="as `serve --ann-min-faces`: from this size, the approximate index is built and written at the end",
-    )
     p.add_argument("--seed", type=int, default=0, help="random seed of the synthetic faces")
     p.set_defaults(handler=run_seed)
 

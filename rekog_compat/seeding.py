@@ -22,7 +22,7 @@ import numpy as np
 from .arns import collection_arn
 from .engine import FaceEngine
 from .engine.embedding import unit_rows
-from .handlers.collection_faces import INDEX_PIPELINE_VERSION, face_id, image_id
+from .handlers.collection_faces import INDEX_PIPELINE_VERSION, image_id, stored_face
 from .images import decode_image
 from .quality import quality_reasons
 from .store import Collection, CollectionMissing, Scope, Store, StoredFace
@@ -109,15 +109,7 @@ def real_faces(engine: FaceEngine, photos: list[Path]) -> Iterator[RealFace]:
         faces = [f for f in detected if not quality_reasons(f, image.width, image.height, "AUTO")]
         if not faces:
             continue
-        image_uuid = image_id(engine.model_version, image)
-        stored = StoredFace(
-            face_id=face_id(image_uuid, path.stem, faces[0]),
-            image_id=image_uuid,
-            external_image_id=path.stem,
-            bounding_box=faces[0].box,
-            confidence=faces[0].confidence,
-            index_model_version=INDEX_PIPELINE_VERSION,
-        )
+        stored = stored_face(image_id(engine.model_version, image), path.stem, faces[0])
         yield RealFace(path.parent.name, stored, engine.embed(faces)[0])
 
 

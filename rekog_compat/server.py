@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 
 from threadpoolctl import threadpool_limits
-from waitress.server import create_server
 
 from .admission import Admission
 from .app import MAX_BODY_BYTES, create_app
@@ -20,10 +19,12 @@ from .audit import AuditLog
 from .config import ServerConfig
 from .context import Services
 from .engine import FaceEngine
+from .http_refusals import WholeBody
 from .identity import AccountResolver
 from .images import S3ImageReader
 from .store import open_store
 from .tls import check_tls_files
+from .waitress_server import create_aws_server
 
 log = logging.getLogger("rekog_compat")
 
@@ -102,8 +103,9 @@ def serve(config: ServerConfig) -> None:
     services = build_services(config)
     # InFlight outermost: a request waiting in the admission queue is in flight too, and SIGTERM waits for it.
     app = InFlight(admitted(create_app(services, accounts), config))
-    server = create_server(
+    server = create_aws_server(
         app,
+        config.read_timeout,
         host=config.host,
         port=config.port,
         threads=config.server_threads(),
@@ -167,4 +169,6 @@ def serve_workers(config: ServerConfig, accounts: AccountResolver) -> None:
     from .workers import WorkerServer
 
     build_services(config).store.close()
-    WorkerServer(config, lambda: admitted(create_app(build_services(config), accounts), config)).run()
+    WorkerServer(
+        config, lambda: WholeBody(admitted(create_app(build_services(config), accounts), config), MAX_BODY_BYTES)
+    ).run()

@@ -33,6 +33,9 @@ _AUTHORIZATION = re.compile(
     r"/aws4_request,\s*SignedHeaders=(?P<signed>[a-z0-9\-;]+),\s*Signature=(?P<signature>[0-9a-f]{64})"
 )
 _TWELVE_DIGITS = re.compile(r"\d{12}")
+REGION = re.compile(r"[a-z]{2}(?:-[a-z]{1,16}){1,3}-\d{1,2}")
+"""A region name of the form AWS uses (us-east-1, us-gov-west-1, ap-southeast-2): a credential scope naming
+anything else is refused, so that no text of a caller's choosing becomes a namespace or part of an ARN."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ def verify(
     match = _AUTHORIZATION.fullmatch(authorization.strip())
     if match is None:
         raise IncompleteSignatureException()
+    check_region(match["region"])
     secret = credentials.get(match["key"])
     if secret is None:
         raise UnrecognizedClientException()
@@ -98,6 +102,13 @@ def verify(
     if not hmac.compare_digest(expected, match["signature"]):
         raise InvalidSignatureException()
     return Verified(match["key"], secret.account, match["region"])
+
+
+def check_region(region: str) -> str:
+    """`region`, if AWS could name it; else AWS's refusal of a credential scope with a bad region."""
+    if not REGION.fullmatch(region):
+        raise InvalidSignatureException("Credential should be scoped to a valid region.")
+    return region
 
 
 def _check_clock(signed_at: datetime, now: datetime) -> None:

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from ..context import RequestContext
 from . import collection_faces, collections, faces, tags, users
+from .store_races import Handler, answering_races
 
-Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
-
-HANDLERS: dict[str, Handler] = {
+_HANDLERS: dict[str, Handler] = {
     "CreateCollection": collections.create_collection,
     "DeleteCollection": collections.delete_collection,
     "DescribeCollection": collections.describe_collection,
@@ -33,3 +28,6 @@ HANDLERS: dict[str, Handler] = {
     "UntagResource": tags.untag_resource,
     "ListTagsForResource": tags.list_tags_for_resource,
 }
+
+# Every handler answers a collection, user or face deleted under it as AWS does (store_races.py).
+HANDLERS: dict[str, Handler] = {name: answering_races(handler) for name, handler in _HANDLERS.items()}

@@ -38,6 +38,18 @@ def face_id(image_uuid: str, external_image_id: str | None, face: DetectedFace) 
     return str(uuid.uuid5(_ID_NAMESPACE, f"{image_uuid}|{external_image_id or ''}|{box}"))
 
 
+def stored_face(image_uuid: str, external_image_id: str | None, face: DetectedFace) -> StoredFace:
+    """A detected face as IndexFaces stores it (also `rekog-compat seed`, so both give the same FaceIds)."""
+    return StoredFace(
+        face_id=face_id(image_uuid, external_image_id, face),
+        image_id=image_uuid,
+        external_image_id=external_image_id,
+        bounding_box=face.box,
+        confidence=face.confidence,
+        index_model_version=INDEX_PIPELINE_VERSION,
+    )
+
+
 def face_document(face: StoredFace) -> dict[str, Any]:
     """Rekognition's Face structure for a stored face."""
     left, top, width, height = face.bounding_box
@@ -90,17 +102,7 @@ def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
             kept.append(face)
 
     image_uuid = image_id(collection.face_model_version, image)
-    stored = [
-        StoredFace(
-            face_id=face_id(image_uuid, external_image_id, face),
-            image_id=image_uuid,
-            external_image_id=external_image_id,
-            bounding_box=face.box,
-            confidence=face.confidence,
-            index_model_version=INDEX_PIPELINE_VERSION,
-        )
-        for face in kept
-    ]
+    stored = [stored_face(image_uuid, external_image_id, face) for face in kept]
     if stored:
         with ctx.timed("engine"):
             vectors = engine.embed(kept)

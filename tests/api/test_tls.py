@@ -1,6 +1,7 @@
 """`serve --tls-cert --tls-key`: the server speaks HTTPS itself, to boto3 that checks its certificate, with
-one worker or several; plain HTTP and clients that do not trust the certificate get no answer; a missing,
-unreadable, invalid or mismatched file stops the start with a message naming it (exit status 2)."""
+one worker or several; plain HTTP gets an AWS refusal in the clear, and clients that do not trust the
+certificate get no answer; a missing, unreadable, invalid or mismatched file stops the start with a message
+naming it (exit status 2)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, SSLError
+from botocore.exceptions import ClientError, SSLError
 
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
@@ -71,15 +72,17 @@ def test_boto3_over_https_trusting_the_certificate_gets_validated_answers(tls_se
         assert json.loads(answer.read())["status"] == "ok"
 
 
-def test_plain_http_and_clients_not_trusting_the_certificate_get_no_answer(tls_server):
+def test_plain_http_gets_an_aws_refusal_and_clients_not_trusting_the_certificate_get_no_answer(tls_server):
     server, cert = tls_server
     plain = boto3.client(
         "rekognition", endpoint_url=server.url.replace("https://", "http://"), region_name="us-east-1",
         aws_access_key_id="AKIDTLS", aws_secret_access_key="secret",
         config=Config(retries={"total_max_attempts": 1}, connect_timeout=10, read_timeout=30),
     )
-    with pytest.raises(BotoCoreError):  # no HTTP answer at all: a ClientError would mean the server answered
+    with pytest.raises(ClientError) as refused:  # answered in the clear, in AWS's JSON, and nothing served
         plain.list_collections()
+    assert refused.value.response["Error"]["Code"] == "SerializationException"
+    assert "plain HTTP" in refused.value.response["Error"]["Message"]
     untrusting = make_client(server.url, [], access_key="AKIDTLS")  # the system's CAs do not include ours
     with pytest.raises(SSLError):
         untrusting.list_collections()

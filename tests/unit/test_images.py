@@ -284,6 +284,84 @@ def test_truncating_a_generated_image_makes_it_invalid(fmt: str, fraction: float
         decode_image(raw[: int(len(raw) * fraction)])
 
 
+def with_jpeg_frame_size(raw: bytes, width: int, height: int) -> bytes:
+    """A JPEG with its SOF's width and height rewritten (its entropy-coded data unchanged)."""
+    pos = 2
+    while raw[pos + 1] not in (0xC0, 0xC1, 0xC2):
+        pos += 2 + struct.unpack(">H", raw[pos + 2 : pos + 4])[0]
+    return raw[: pos + 5] + struct.pack(">HH", height, width) + raw[pos + 9 :]
+
+
+def photo_jpeg() -> bytes:
+    return data("lfw_tiny/Kim_Jong-Il/Kim_Jong-Il_0001.jpg")
+
+
+@pytest.mark.parametrize("size", [(1000, 1000), (250, 4000), (4000, 250)])
+def test_a_jpeg_whose_header_declares_more_pixels_than_its_data_holds_is_invalid(size: tuple[int, int]) -> None:
+    raw = photo_jpeg()
+    assert decode_image(raw).width == 250  # the photo itself is sound
+    with pytest.raises(InvalidImageFormatException):
+        decode_image(with_jpeg_frame_size(raw, *size))
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+@pytest.mark.parametrize("fraction", [0.3, 0.7, 0.95])
+@pytest.mark.parametrize("tail", [b"\xff\xd9", b"junk" * 200, bytes(range(256)) * 8 + b"\xff\xd9"])
+def test_a_truncated_jpeg_with_an_end_marker_or_garbage_after_the_cut_is_invalid(
+    progressive: bool, fraction: float, tail: bytes
+) -> None:
+    noise = np.random.default_rng(1).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    raw = encode(Image.fromarray(noise), "JPEG", quality=90, progressive=progressive)
+    with pytest.raises(InvalidImageFormatException):
+        decode_image(raw[: int(len(raw) * fraction)] + tail)
+
+
+def test_a_jpeg_declaring_fewer_rows_than_its_data_holds_is_invalid() -> None:
+    with pytest.raises(InvalidImageFormatException):
+        decode_image(with_jpeg_frame_size(photo_jpeg(), 250, 120))
+
+
+def adam7_png(pixels: np.ndarray) -> bytes:
+    """An interlaced (Adam7) 8-bit RGB PNG of `pixels`, written by hand: Pillow writes none."""
+    height, width = pixels.shape[:2]
+    raw = b""
+    for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+                           (0, 1, 1, 2)):
+        sub = pixels[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\x00" + row.tobytes() for row in sub)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(raw))
+            + png_chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("size", [(13, 7), (1, 1), (9, 17), (64, 48)])
+def test_complete_interlaced_pngs_decode(size: tuple[int, int]) -> None:
+    pixels = np.random.default_rng(2).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    loaded = decode_image(adam7_png(pixels))
+    assert np.array_equal(loaded.rgb, pixels)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "RGBA", "LA", "I;16"])
+def test_complete_pngs_of_every_depth_decode(mode: str) -> None:
+    assert_rgb(decode_image(encode(gradient(37, 11).convert(mode), "PNG")), 37, 11)
+
+
+@pytest.mark.parametrize("interlaced", [False, True])
+def test_a_png_whose_header_declares_more_rows_than_its_data_holds_is_invalid(interlaced: bool) -> None:
+    pixels = np.random.default_rng(3).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    raw = adam7_png(pixels) if interlaced else encode(Image.fromarray(pixels), "PNG")
+    taller = struct.pack(">IIBBBBB", 30, 80, 8, 2, 0, 0, int(interlaced))
+    lied = raw[:8] + png_chunk(b"IHDR", taller) + raw[8 + 25 :]
+    with pytest.raises(InvalidImageFormatException):
+        decode_image(lied)
+
+
+def test_trailing_bytes_after_a_complete_png_or_jpeg_are_harmless() -> None:
+    assert_rgb(decode_image(encode(gradient(), "PNG") + b"trailer" * 50), 64, 48)
+    assert_rgb(decode_image(photo_jpeg() + b"camera trailer" * 50), 250, 250)
+
+
 # --- EXIF orientation ----------------------------------------------------------------------------------------
 
 
