@@ -42,11 +42,8 @@ def _respond(
     return Response(dump(document), status=status, headers=headers, content_type=CONTENT_TYPE)
 
 
-def _error(error: AwsError, request_id: str, close: bool = False) -> Response:
-    response = _respond(error.status, error_document(error), request_id)
-    if close:
-        response.headers["Connection"] = "close"
-    return response
+def _error(error: AwsError, request_id: str) -> Response:
+    return _respond(error.status, error_document(error), request_id)
 
 
 def create_app(services: Services, accounts: AccountResolver) -> Flask:
@@ -62,7 +59,6 @@ def create_app(services: Services, accounts: AccountResolver) -> Flask:
         operation, params = "", {}
         response: dict[str, Any] | None = None
         outcome: AwsError | None = None
-        close = False
         try:
             body = request.get_data(cache=False)
             headers = {name.lower(): value for name, value in request.headers.items()}
@@ -79,8 +75,8 @@ def create_app(services: Services, accounts: AccountResolver) -> Flask:
             response = HANDLERS[operation](ctx, params)
         except AwsError as error:
             outcome = error
-        except RequestEntityTooLarge:  # its body is left unread
-            outcome, close = ImageTooLargeException(), True
+        except RequestEntityTooLarge:
+            outcome = ImageTooLargeException()
         except Exception:
             log.exception("request %s failed", request_id)
             outcome = InternalServerError()
@@ -90,7 +86,7 @@ def create_app(services: Services, accounts: AccountResolver) -> Flask:
             except AuditUnwritable:
                 outcome = InternalServerError("The audit log cannot be written; the call is not acknowledged.")
         if outcome is not None:
-            return _error(outcome, request_id, close)
+            return _error(outcome, request_id)
         assert response is not None and ctx is not None
         return _respond(200, response, request_id, ctx.timings)
 
@@ -131,8 +127,8 @@ def create_app(services: Services, accounts: AccountResolver) -> Flask:
     def http_error(exc: HTTPException) -> Response:
         # Routing-level failures (wrong path or method) still answer in AWS's JSON.
         request_id = new_request_id()
-        if isinstance(exc, RequestEntityTooLarge):  # its body is left unread
-            return _error(ImageTooLargeException(), request_id, close=True)
+        if isinstance(exc, RequestEntityTooLarge):
+            return _error(ImageTooLargeException(), request_id)
         if (exc.code or 500) >= 500:
             return _error(InternalServerError(), request_id)
         error = UnknownOperationException(f"{request.method} {request.path} is not an operation of this service")

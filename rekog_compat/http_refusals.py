@@ -74,8 +74,8 @@ class WholeBody:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., object]) -> Iterable[bytes]:
         try:
             body = self._read(environ)
-        except AwsError as error:
-            status, headers, document = refusal(error)
+        except AwsError as error:  # no Connection header: PEP 3333 leaves hop-by-hop headers to the server
+            status, headers, document = refusal(error, close=False)
             start_response(status, headers)
             return [document]
         environ["wsgi.input"] = BytesIO(body)
