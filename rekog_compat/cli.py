@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         from .engine import EngineUnavailable
         from .server import serve
-        from .store.sqlite import SchemaTooNew, StoreUnreadable
+        from .store.rules import SchemaTooNew, StoreUnreadable
 
         config = ServerConfig(
             host=args.host,

@@ -45,17 +45,22 @@ from .base import (
     CollectionPage,
     FaceMissing,
     FacePage,
-    FaceRefusal,
     Scope,
     StoredFace,
     StoredUser,
-    TooManyFaces,
     TooManyTags,
     UserExists,
     UserMissing,
     UserPage,
 )
-from .sqlite import IDEMPOTENCY_WINDOW_S, SchemaTooNew, StoreUnreadable, _mean_direction
+from .rules import (
+    IDEMPOTENCY_WINDOW_S,
+    SchemaTooNew,
+    StoreUnreadable,
+    mean_direction,
+    plan_association,
+    plan_disassociation,
+)
 
 # Each entry moves the schema from version i to i+1 (the version lives in meta.schema_version).
 # Released entries never change; a new schema is a new entry.
@@ -450,8 +455,17 @@ class PostgresStore:
                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %b)"
                     " ON CONFLICT (collection_seq, face_id) DO NOTHING RETURNING seq",
                     [
-                        (target.seq, f.face_id, f.image_id, f.external_image_id, *f.bounding_box, f.confidence,
-                         f.index_model_version, f.user_id, vector)
+                        (
+                            target.seq,
+                            f.face_id,
+                            f.image_id,
+                            f.external_image_id,
+                            *f.bounding_box,
+                            f.confidence,
+                            f.index_model_version,
+                            f.user_id,
+                            vector,
+                        )
                         for f, vector in zip(faces, vectors, strict=True)
                     ],
                     returning=True,
@@ -588,9 +602,7 @@ class PostgresStore:
             deleted = [f for f in wanted if f in owners and owners[f] is None]
             associated = {f: owners[f] for f in wanted if owners.get(f) is not None}
             if deleted:
-                conn.execute(
-                    "DELETE FROM faces WHERE collection_seq = %s AND face_id = ANY(%s)", (target.seq, deleted)
-                )
+                conn.execute("DELETE FROM faces WHERE collection_seq = %s AND face_id = ANY(%s)", (target.seq, deleted))
                 conn.execute(
                     "UPDATE collections SET face_count = %s WHERE seq = %s",
                     (target.face_count - len(deleted), target.seq),
@@ -672,9 +684,12 @@ class PostgresStore:
 
     @staticmethod
     def _lock_user(conn: psycopg.Connection[Any], seq: int, user_id: str) -> None:
-        if conn.execute(
-            "SELECT 1 FROM users WHERE collection_seq = %s AND user_id = %s FOR UPDATE", (seq, user_id)
-        ).fetchone() is None:
+        if (
+            conn.execute(
+                "SELECT 1 FROM users WHERE collection_seq = %s AND user_id = %s FOR UPDATE", (seq, user_id)
+            ).fetchone()
+            is None
+        ):
             raise UserMissing(user_id)
 
     @staticmethod
@@ -689,7 +704,7 @@ class PostgresStore:
         """Keep the user's row in step with its faces: the normalised mean and how many there are."""
         conn.execute(
             "UPDATE users SET vector = %b, face_count = %s WHERE collection_seq = %s AND user_id = %s",
-            (_mean_direction(vectors) if vectors else None, len(vectors), seq, user_id),
+            (mean_direction(vectors) if vectors else None, len(vectors), seq, user_id),
         )
 
     def _refresh_user(self, conn: psycopg.Connection[Any], seq: int, user_id: str) -> None:
@@ -748,53 +763,31 @@ class PostgresStore:
         max_faces: int,
     ) -> AssociationResult:
         wanted = list(dict.fromkeys(face_ids))
-        changed: list[str] = []
-        refused: list[FaceRefusal] = []
         with self._write() as conn:
             seq = self._lock(conn, scope, collection_id).seq
             self._lock_user(conn, seq, user_id)
-            vectors = self._user_faces(conn, seq, user_id)
             found = {
-                r[0]: (r[1], r[2])
+                r[0]: (r[1], _array(r[2]))
                 for r in conn.execute(
                     "SELECT face_id, user_id, embedding FROM faces WHERE collection_seq = %s AND face_id = ANY(%s)",
                     (seq, wanted),
                 )
             }
-            for face_id in wanted:
-                if face_id not in found:
-                    refused.append(FaceRefusal(face_id, "FACE_NOT_FOUND"))
-                    continue
-                owner, embedding = found[face_id]
-                if owner == user_id:
-                    continue  # already this user's: silently ignored, as AWS does
-                if owner is not None:
-                    refused.append(FaceRefusal(face_id, "ASSOCIATED_TO_A_DIFFERENT_USER", user_id=owner))
-                    continue
-                vector = _array(embedding)
-                if vectors:
-                    distance = float(1.0 - _mean_direction(vectors) @ vector)
-                    if distance > max_distance:
-                        refused.append(FaceRefusal(face_id, "LOW_MATCH_CONFIDENCE", distance=distance))
-                        continue
-                if len(vectors) >= max_faces:
-                    raise TooManyFaces(user_id)  # the transaction rolls back: nothing was associated
-                vectors.append(vector)
-                changed.append(face_id)
-            if changed:
+            plan = plan_association(
+                user_id, wanted, found, self._user_faces(conn, seq, user_id), max_distance, max_faces
+            )
+            if plan.changed:
                 conn.execute(
                     "UPDATE faces SET user_id = %s WHERE collection_seq = %s AND face_id = ANY(%s)",
-                    (user_id, seq, changed),
+                    (user_id, seq, plan.changed),
                 )
-                self._store_user_vector(conn, seq, user_id, vectors)
-        return AssociationResult(changed, refused, len(vectors))
+                self._store_user_vector(conn, seq, user_id, plan.vectors)
+        return AssociationResult(plan.changed, plan.refused, len(plan.vectors))
 
     def disassociate_faces(
         self, scope: Scope, collection_id: str, user_id: str, face_ids: list[str]
     ) -> AssociationResult:
         wanted = list(dict.fromkeys(face_ids))
-        changed: list[str] = []
-        refused: list[FaceRefusal] = []
         with self._write() as conn:
             seq = self._lock(conn, scope, collection_id).seq
             self._lock_user(conn, seq, user_id)
@@ -804,15 +797,7 @@ class PostgresStore:
                     (seq, wanted),
                 ).fetchall()
             )
-            for face_id in wanted:
-                if face_id not in owners:
-                    refused.append(FaceRefusal(face_id, "FACE_NOT_FOUND"))
-                elif owners[face_id] is None:
-                    continue  # already disassociated: ignored, as AWS does
-                elif owners[face_id] != user_id:
-                    refused.append(FaceRefusal(face_id, "ASSOCIATED_TO_A_DIFFERENT_USER", user_id=owners[face_id]))
-                else:
-                    changed.append(face_id)
+            changed, refused = plan_disassociation(user_id, wanted, owners)
             if changed:
                 conn.execute(
                     "UPDATE faces SET user_id = NULL WHERE collection_seq = %s AND face_id = ANY(%s)", (seq, changed)
@@ -854,8 +839,13 @@ class PostgresStore:
                 " WHERE collection_seq = %(seq)s AND vector IS NOT NULL AND user_id IS DISTINCT FROM %(exclude)s"
                 " ORDER BY distance, seq LIMIT %(limit)s) nearest WHERE distance <= %(max_distance)s"
                 " ORDER BY distance, seq",
-                {"probe": probe, "seq": target.seq, "exclude": exclude_user_id, "limit": limit,
-                 "max_distance": max_distance},
+                {
+                    "probe": probe,
+                    "seq": target.seq,
+                    "exclude": exclude_user_id,
+                    "limit": limit,
+                    "max_distance": max_distance,
+                },
             ).fetchall()
         return [(StoredUser(r[0], int(r[1])), float(r[3])) for r in rows]
 

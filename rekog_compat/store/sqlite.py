@@ -27,15 +27,21 @@ from .base import (
     CollectionPage,
     FaceMissing,
     FacePage,
-    FaceRefusal,
     Scope,
     StoredFace,
     StoredUser,
-    TooManyFaces,
     TooManyTags,
     UserExists,
     UserMissing,
     UserPage,
+)
+from .rules import (
+    IDEMPOTENCY_WINDOW_S,
+    SchemaTooNew,
+    StoreUnreadable,
+    mean_direction,
+    plan_association,
+    plan_disassociation,
 )
 from .vectors import SearchIndex, VectorIndex
 
@@ -123,7 +129,6 @@ MIGRATIONS: list[str] = [
 # Change-log rows older than this are pruned; a process that fell further behind reloads.
 CHANGES_KEPT_S = 3600
 PRUNE_EVERY_WRITES = 500
-IDEMPOTENCY_WINDOW_S = 24 * 3600
 
 SCHEMA_VERSION = len(MIGRATIONS)
 DB_FILENAME = "rekog-compat.sqlite3"
@@ -140,14 +145,6 @@ class AnnSettings:
 
     min_faces: int = 1_000_000  # 0: never approximate
     nprobe: int = 384  # clusters searched per probe (recall@1 0.99 at 5M faces in 8 ms: docs/scaling.md)
-
-
-class SchemaTooNew(RuntimeError):
-    """The data directory was written by a newer release than this one."""
-
-
-class StoreUnreadable(RuntimeError):
-    """The store file is not a SQLite database (corrupt, or something else): refused, untouched."""
 
 
 class SqliteStore:
@@ -220,9 +217,7 @@ class SqliteStore:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {target}")
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('secret', ?)", (secrets.token_bytes(32),)
-            )
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('secret', ?)", (secrets.token_bytes(32),))
 
     def schema_version(self) -> int:
         return int(self._connection().execute("PRAGMA user_version").fetchone()[0])
@@ -289,11 +284,15 @@ class SqliteStore:
         return int(row["seq"])
 
     def get_collection(self, scope: Scope, collection_id: str) -> Collection:
-        row = self._connection().execute(
-            "SELECT c.*, (SELECT COUNT(*) FROM users u WHERE u.collection_seq = c.seq) AS user_count"
-            " FROM collections c WHERE account = ? AND region = ? AND collection_id = ?",
-            (scope.account, scope.region, collection_id),
-        ).fetchone()
+        row = (
+            self._connection()
+            .execute(
+                "SELECT c.*, (SELECT COUNT(*) FROM users u WHERE u.collection_seq = c.seq) AS user_count"
+                " FROM collections c WHERE account = ? AND region = ? AND collection_id = ?",
+                (scope.account, scope.region, collection_id),
+            )
+            .fetchone()
+        )
         if row is None:
             raise CollectionMissing(collection_id)
         return replace(
@@ -313,10 +312,14 @@ class SqliteStore:
             path.unlink(missing_ok=True)
 
     def list_collections(self, scope: Scope, after_seq: int | None, limit: int) -> CollectionPage:
-        rows = self._connection().execute(
-            "SELECT * FROM collections WHERE account = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (scope.account, scope.region, after_seq or 0, limit + 1),
-        ).fetchall()
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT * FROM collections WHERE account = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (scope.account, scope.region, after_seq or 0, limit + 1),
+            )
+            .fetchall()
+        )
         page = rows[:limit]
         return CollectionPage(
             collections=[self._row_to_collection(r) for r in page],
@@ -401,7 +404,8 @@ class SqliteStore:
                 conn.execute("DELETE FROM changes WHERE seq <= ?", (cutoff,))
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('changes_pruned_through', ?)"
-                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (cutoff,),
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (cutoff,),
                 )
 
     @staticmethod
@@ -453,7 +457,8 @@ class SqliteStore:
             rows = conn.execute(
                 "SELECT u.seq AS label, f.user_id, f.embedding FROM faces f JOIN users u"
                 " ON u.collection_seq = f.collection_seq AND u.user_id = f.user_id"
-                " WHERE f.collection_seq = ? AND f.user_id IS NOT NULL ORDER BY f.user_id, f.seq", (seq,),
+                " WHERE f.collection_seq = ? AND f.user_id IS NOT NULL ORDER BY f.user_id, f.seq",
+                (seq,),
             ).fetchall()
             grouped: dict[str, tuple[int, list[np.ndarray]]] = {}
             for r in rows:
@@ -462,7 +467,7 @@ class SqliteStore:
                 index.add(
                     list(grouped),
                     np.array([label for label, _ in grouped.values()], dtype=np.int64),
-                    np.stack([_mean_direction(vectors) for _, vectors in grouped.values()]),
+                    np.stack([mean_direction(vectors) for _, vectors in grouped.values()]),
                 )
         index.applied_seq, index.loaded = self._last_change(conn), True
         return index
@@ -488,7 +493,7 @@ class SqliteStore:
                 ).fetchone()
                 vectors = self._user_faces(conn, seq, item_id)
                 if user is not None and vectors:
-                    index.add([item_id], np.array([user["seq"]]), _mean_direction(vectors)[np.newaxis, :])
+                    index.add([item_id], np.array([user["seq"]]), mean_direction(vectors)[np.newaxis, :])
         index.applied_seq = int(rows[-1]["seq"])
 
     # -- the approximate index of a large collection --------------------------
@@ -570,8 +575,13 @@ class SqliteStore:
         faiss_path, info_path = self._ann_files(seq)
         index.write(faiss_path)
         _write_json(info_path, {"change_seq": change_seq, "faces": len(faces), "nlist": index.nlist})
-        log.info("approximate index of collection %d: %d faces, %d lists, built in %.1f s",
-                 seq, len(faces), index.nlist, time.monotonic() - started)
+        log.info(
+            "approximate index of collection %d: %d faces, %d lists, built in %.1f s",
+            seq,
+            len(faces),
+            index.nlist,
+            time.monotonic() - started,
+        )
         return index
 
     def _read_ann(self, conn: sqlite3.Connection, seq: int, fresh_only: bool = False) -> IvfIndex | None:
@@ -654,8 +664,17 @@ class SqliteStore:
                     " box_width, box_height, confidence, index_model_version, user_id, embedding)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (collection_seq, face_id) DO NOTHING",
-                    (seq, face.face_id, face.image_id, face.external_image_id, *face.bounding_box,
-                     face.confidence, face.index_model_version, face.user_id, vector.tobytes()),
+                    (
+                        seq,
+                        face.face_id,
+                        face.image_id,
+                        face.external_image_id,
+                        *face.bounding_box,
+                        face.confidence,
+                        face.index_model_version,
+                        face.user_id,
+                        vector.tobytes(),
+                    ),
                 )
                 if cursor.rowcount:
                     added.append(face)
@@ -827,64 +846,48 @@ class SqliteStore:
         max_distance: float,
         max_faces: int,
     ) -> AssociationResult:
-        changed: list[str] = []
-        refused: list[FaceRefusal] = []
+        wanted = list(dict.fromkeys(face_ids))
         with self._write() as conn:
             seq = self._seq(conn, scope, collection_id)
             self._user_seq(conn, seq, user_id)
-            vectors = self._user_faces(conn, seq, user_id)
-            for face_id in dict.fromkeys(face_ids):
-                row = conn.execute(
-                    "SELECT user_id, embedding FROM faces WHERE collection_seq = ? AND face_id = ?",
-                    (seq, face_id),
-                ).fetchone()
-                if row is None:
-                    refused.append(FaceRefusal(face_id, "FACE_NOT_FOUND"))
-                    continue
-                if row["user_id"] == user_id:
-                    continue  # already this user's: silently ignored, as AWS does
-                if row["user_id"] is not None:
-                    refused.append(FaceRefusal(face_id, "ASSOCIATED_TO_A_DIFFERENT_USER", user_id=row["user_id"]))
-                    continue
-                vector = _vector(row["embedding"])
-                if vectors:
-                    distance = float(1.0 - _mean_direction(vectors) @ vector)
-                    if distance > max_distance:
-                        refused.append(FaceRefusal(face_id, "LOW_MATCH_CONFIDENCE", distance=distance))
-                        continue
-                if len(vectors) >= max_faces:
-                    raise TooManyFaces(user_id)
-                conn.execute(
-                    "UPDATE faces SET user_id = ? WHERE collection_seq = ? AND face_id = ?", (user_id, seq, face_id)
+            found = {
+                r["face_id"]: (r["user_id"], _vector(r["embedding"]))
+                for r in conn.execute(
+                    f"SELECT face_id, user_id, embedding FROM faces WHERE collection_seq = ?"
+                    f" AND face_id IN ({', '.join('?' * len(wanted))})",
+                    (seq, *wanted),
                 )
-                vectors.append(vector)
-                changed.append(face_id)
-            self._note_changes(conn, seq, "user", [user_id] if changed else [])
-        return AssociationResult(changed, refused, len(vectors))
+            }
+            plan = plan_association(
+                user_id, wanted, found, self._user_faces(conn, seq, user_id), max_distance, max_faces
+            )
+            conn.executemany(
+                "UPDATE faces SET user_id = ? WHERE collection_seq = ? AND face_id = ?",
+                [(user_id, seq, face_id) for face_id in plan.changed],
+            )
+            self._note_changes(conn, seq, "user", [user_id] if plan.changed else [])
+        return AssociationResult(plan.changed, plan.refused, len(plan.vectors))
 
     def disassociate_faces(
         self, scope: Scope, collection_id: str, user_id: str, face_ids: list[str]
     ) -> AssociationResult:
-        changed: list[str] = []
-        refused: list[FaceRefusal] = []
+        wanted = list(dict.fromkeys(face_ids))
         with self._write() as conn:
             seq = self._seq(conn, scope, collection_id)
             self._user_seq(conn, seq, user_id)
-            for face_id in dict.fromkeys(face_ids):
-                row = conn.execute(
-                    "SELECT user_id FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
-                ).fetchone()
-                if row is None:
-                    refused.append(FaceRefusal(face_id, "FACE_NOT_FOUND"))
-                elif row["user_id"] is None:
-                    continue  # already disassociated: ignored, as AWS does
-                elif row["user_id"] != user_id:
-                    refused.append(FaceRefusal(face_id, "ASSOCIATED_TO_A_DIFFERENT_USER", user_id=row["user_id"]))
-                else:
-                    conn.execute(
-                        "UPDATE faces SET user_id = NULL WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
-                    )
-                    changed.append(face_id)
+            owners = {
+                r["face_id"]: r["user_id"]
+                for r in conn.execute(
+                    f"SELECT face_id, user_id FROM faces WHERE collection_seq = ?"
+                    f" AND face_id IN ({', '.join('?' * len(wanted))})",
+                    (seq, *wanted),
+                )
+            }
+            changed, refused = plan_disassociation(user_id, wanted, owners)
+            conn.executemany(
+                "UPDATE faces SET user_id = NULL WHERE collection_seq = ? AND face_id = ?",
+                [(seq, face_id) for face_id in changed],
+            )
             remaining = len(self._user_faces(conn, seq, user_id))
             self._note_changes(conn, seq, "user", [user_id] if changed else [])
         return AssociationResult(changed, refused, remaining)
@@ -894,7 +897,7 @@ class SqliteStore:
         seq = self._seq(conn, scope, collection_id)
         self._user_seq(conn, seq, user_id)
         vectors = self._user_faces(conn, seq, user_id)
-        return _mean_direction(vectors) if vectors else None
+        return mean_direction(vectors) if vectors else None
 
     def search_users(
         self,
@@ -920,11 +923,15 @@ class SqliteStore:
     # -- idempotency -------------------------------------------------------
 
     def recall_response(self, scope: Scope, operation: str, token: str) -> tuple[str, str] | None:
-        row = self._connection().execute(
-            "SELECT fingerprint, response FROM idempotency WHERE account = ? AND region = ? AND operation = ?"
-            " AND token = ? AND created_at > ?",
-            (scope.account, scope.region, operation, token, time.time() - IDEMPOTENCY_WINDOW_S),
-        ).fetchone()
+        row = (
+            self._connection()
+            .execute(
+                "SELECT fingerprint, response FROM idempotency WHERE account = ? AND region = ? AND operation = ?"
+                " AND token = ? AND created_at > ?",
+                (scope.account, scope.region, operation, token, time.time() - IDEMPOTENCY_WINDOW_S),
+            )
+            .fetchone()
+        )
         return None if row is None else (row["fingerprint"], row["response"])
 
     def remember_response(self, scope: Scope, operation: str, token: str, fingerprint: str, response: str) -> None:
@@ -936,12 +943,6 @@ class SqliteStore:
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (scope.account, scope.region, operation, token, fingerprint, response, now),
             )
-
-
-def _mean_direction(vectors: list[np.ndarray] | np.ndarray) -> np.ndarray:
-    """A user's vector: the mean of its faces' unit embeddings, scaled back to unit length."""
-    mean = np.mean(np.asarray(vectors, dtype=np.float32), axis=0)
-    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
 def _vector(blob: bytes) -> np.ndarray:

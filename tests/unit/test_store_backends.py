@@ -32,7 +32,8 @@ from rekog_compat.store import (
     UserMissing,
     open_store,
 )
-from rekog_compat.store.sqlite import DB_FILENAME, SCHEMA_VERSION, SchemaTooNew
+from rekog_compat.store.rules import SchemaTooNew
+from rekog_compat.store.sqlite import DB_FILENAME, SCHEMA_VERSION
 from tests.support.postgres import fresh_database, postgres_server_url  # noqa: F401 (a fixture)
 
 SCOPE = Scope("123456789012", "us-east-1")
