@@ -1,9 +1,7 @@
-"""Server configuration: command-line flags with environment-variable fallbacks."""
+"""Server configuration: what `rekog-compat serve` can be told (its flags: options.py)."""
 
 from __future__ import annotations
 
-import argparse
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +21,6 @@ IDLE_CONNECTIONS = 100  # kept-alive connections between requests, beyond the bu
 
 def default_data_dir() -> str:
     return str(Path.home() / ".rekog-compat")
-
-
-def env(name: str, default: str | None = None) -> str | None:
-    """The value of REKOG_COMPAT_<name>, or `default`."""
-    return os.environ.get(ENV_PREFIX + name, default)
 
 
 @dataclass(frozen=True)
@@ -80,7 +73,7 @@ class ServerConfig:
         """ValueError naming the flag when the serving settings cannot work together."""
         if bool(self.tls_cert) != bool(self.tls_key):
             given, missing = ("--tls-cert", "--tls-key") if self.tls_cert else ("--tls-key", "--tls-cert")
-            raise ValueError(f"{given} needs {missing} too (or REKOG_COMPAT_{missing[2:].upper().replace('-', '_')})")
+            raise ValueError(f"{given} needs {missing} too (or {ENV_PREFIX}{missing[2:].upper().replace('-', '_')})")
         if self.resolved_max_concurrent() < 1:
             raise ValueError("--max-concurrent must be at least 1")
         if self.max_queue < 0:
@@ -104,29 +97,3 @@ class ServerConfig:
     def engine_config(self) -> EngineConfig:
         """Model weights are linked under the data dir, where DeepFace looks for them."""
         return EngineConfig(model=self.model, detector=self.detector, deepface_home=self.resolved_data_dir())
-
-
-def add_store_flags(p: argparse.ArgumentParser) -> None:
-    """The flags naming where faces live and which model makes them: `serve` and `seed` share them."""
-    p.add_argument(
-        "--data-dir", default=env("DATA_DIR", default_data_dir()),
-        help="where the SQLite store lives (REKOG_COMPAT_DATA_DIR; default ~/.rekog-compat)",
-    )
-    p.add_argument(
-        "--store", default=env("STORE"),
-        help="'sqlite' (default, under --data-dir) or postgresql://user:pass@host/db, with pgvector "
-        "(REKOG_COMPAT_STORE)",
-    )
-    p.add_argument(
-        "--model", default=env("MODEL", DEFAULT_MODEL),
-        help="DeepFace recognition model; Dlib works offline (REKOG_COMPAT_MODEL)",
-    )
-    p.add_argument(
-        "--detector", default=env("DETECTOR", DEFAULT_DETECTOR),
-        help="face detector: dlib (native HOG) or a DeepFace detector backend (REKOG_COMPAT_DETECTOR)",
-    )
-    p.add_argument(
-        "--ann-min-faces", type=int, default=int(env("ANN_MIN_FACES", str(AnnSettings.min_faces)) or 0),
-        help="SQLite store: a collection of this many faces is searched approximately (faiss IVF, built in the "
-        f"background); 0: always exact (REKOG_COMPAT_ANN_MIN_FACES; default {AnnSettings.min_faces})",
-    )

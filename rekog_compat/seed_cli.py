@@ -9,9 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .config import add_store_flags, env
 from .engine import EngineConfig, FaceEngine
-from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION
+from .options import DEFAULT_ACCOUNT_OPTION, DEFAULT_REGION_OPTION, STORE_OPTIONS, add_options
 from .seeding import photos_in, real_faces, seed_collection
 from .store import AnnSettings, Scope, open_store
 
@@ -28,9 +27,9 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--faces", type=int, required=True, help="faces in all, real ones included")
     p.add_argument("--photos", type=Path, help="a folder of face photos (one folder per person), e.g. lfw_dev")
     p.add_argument("--photos-limit", type=int, help="use at most this many photos")
-    add_store_flags(p)
-    p.add_argument("--account", default=env("DEFAULT_ACCOUNT", DEFAULT_ACCOUNT))
-    p.add_argument("--region", default=env("DEFAULT_REGION", DEFAULT_REGION))
+    add_options(p, STORE_OPTIONS)
+    DEFAULT_ACCOUNT_OPTION.add(p, "--account", help="account the collection belongs to")
+    DEFAULT_REGION_OPTION.add(p, "--region", help="region the collection belongs to")
     p.add_argument("--seed", type=int, default=0, help="random seed of the synthetic faces")
     p.set_defaults(handler=run_seed)
 

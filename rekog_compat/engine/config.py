@@ -10,11 +10,11 @@ DEFAULT_DETECTOR = "dlib"
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """`model`: a DeepFace recognition model name (Dlib, ArcFace, Facenet512, SFace, ...).
+    """`model`: an embedder of `registry.EMBEDDERS` (Dlib, ArcFace, Facenet512, SFace, ...).
 
-    `detector`: `dlib` (dlib's HOG detector, run natively) or any DeepFace detector backend
-    (opencv, ssd, mtcnn, retinaface, yunet, centerface, ...). `deepface_home` is where
-    DeepFace looks for weights (`<home>/.deepface/weights`).
+    `detector`: a detector of `registry.DETECTORS`: `dlib` (dlib's HOG detector, run natively),
+    `dlib-cnn` or a DeepFace detector backend (opencv, ssd, mtcnn, retinaface, yunet, centerface, ...).
+    `deepface_home` is where DeepFace looks for weights (`<home>/.deepface/weights`).
     """
 
     model: str = DEFAULT_MODEL

