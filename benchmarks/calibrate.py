@@ -1,6 +1,6 @@
 """Fit the Similarity calibration of a model on LFW impostor pairs, and measure it.
 
-    python benchmarks/calibrate.py [--model Dlib] [--write]
+    python -m benchmarks.calibrate [--model Dlib] [--write]
 
 Embeds the labelled face of every image in `lfw_dev` (the face covering the photo's centre,
 as LFW labels it), scores every cross-identity pair (~400k impostor pairs) and every
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,11 +24,10 @@ from statistics import NormalDist
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.lfw import facedata_dir, identity_images  # noqa: E402
-from rekog_compat.engine import EngineConfig, FaceEngine  # noqa: E402
-from rekog_compat.engine.similarity import TARGET_FMR  # noqa: E402
+from benchmarks.lfw import identity_images
+from harness.facedata import facedata_location
+from rekog_compat.engine import EngineConfig, FaceEngine
+from rekog_compat.engine.similarity import TARGET_FMR
 
 # Similarity at FMR knots: the four targets, plus a shape for the low end.
 KNOTS_FMR_TO_SIMILARITY = {0.5: 10.0, 1e-1: 40.0, 1e-2: 65.0, **{v: k for k, v in TARGET_FMR.items()}}
@@ -93,7 +91,7 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="store the knots in the package")
     args = parser.parse_args()
 
-    root = facedata_dir() / "lfw_dev"
+    root = facedata_location() / "lfw_dev"
     engine = FaceEngine(EngineConfig(model=args.model, detector=args.detector, deepface_home=tempfile.mkdtemp()))
     engine.check_ready()
     started = time.monotonic()

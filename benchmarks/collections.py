@@ -1,6 +1,6 @@
 """Collections on LFW: IndexFaces throughput, 1:N identification, and where SearchFacesByImage spends its time.
 
-    python benchmarks/collections.py [--workers 1,2] [--synthetic-sizes 300000,1000000]
+    python -m benchmarks.collections [--workers 1,2] [--synthetic-sizes 300000,1000000]
 
 The server is the real one (`rekog-compat serve`, started as a subprocess as the API tests start it, data dir in
 a temp dir), driven by boto3 with retries off; a client's access key is AKIDEXAMPLE, which maps to the default
@@ -57,17 +57,16 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.engine import machine_lines  # noqa: E402
-from benchmarks.lfw import facedata_dir, identity_images  # noqa: E402
-from rekog_compat.engine import EngineConfig, FaceEngine  # noqa: E402
-from rekog_compat.engine.similarity import TARGET_FMR  # noqa: E402
-from rekog_compat.identity import DEFAULT_ACCOUNT, DEFAULT_REGION  # noqa: E402
-from rekog_compat.images import decode_image  # noqa: E402
-from rekog_compat.store import Scope, SqliteStore  # noqa: E402
-from rekog_compat.store.vectors import VectorIndex  # noqa: E402
-from tests.support.live_server import LiveServer  # noqa: E402
+from benchmarks.engine import machine_lines
+from benchmarks.lfw import identity_images
+from harness.facedata import facedata_location
+from harness.live_server import LiveServer
+from rekog_compat.engine import EngineConfig, FaceEngine
+from rekog_compat.engine.similarity import TARGET_FMR
+from rekog_compat.identity import DEFAULT_ACCOUNT, DEFAULT_REGION
+from rekog_compat.images import decode_image
+from rekog_compat.store import Scope, SqliteStore
+from rekog_compat.store.vectors import VectorIndex
 
 ACCESS_KEY = "AKIDEXAMPLE"  # not 12 digits and not mapped: the server's default account
 SCOPE = Scope(DEFAULT_ACCOUNT, DEFAULT_REGION)
@@ -266,7 +265,7 @@ def index_image(client: Any, collection_id: str, image: LfwImage) -> IndexOutcom
             MaxFaces=1,
             QualityFilter="NONE",
         )
-    except Exception as exc:  # noqa: BLE001 - recorded and reported, never dropped
+    except Exception as exc:  # recorded and reported, never dropped
         return IndexOutcome(image.name, error=error_text(exc))
     face_ids = tuple(record["Face"]["FaceId"] for record in answer["FaceRecords"])
     return IndexOutcome(image.name, face_ids, len(answer["UnindexedFaces"]))
@@ -349,7 +348,7 @@ def search_probe(client: Any, image: LfwImage) -> ProbeResult:
         answer = client.search_faces_by_image(
             CollectionId=GALLERY, Image={"Bytes": image.jpeg}, FaceMatchThreshold=0, MaxFaces=TOP_K
         )
-    except Exception as exc:  # noqa: BLE001 - a probe that fails is counted, never dropped
+    except Exception as exc:  # a probe that fails is counted, never dropped
         latency = elapsed_ms(start)
         if error_code(exc) == "InvalidParameterException":
             return ProbeResult(image, latency, no_face=True)
@@ -658,7 +657,7 @@ def run_benchmarks(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    people = load_people(facedata_dir() / "lfw_dev")
+    people = load_people(facedata_location() / "lfw_dev")
     with tempfile.TemporaryDirectory(prefix="rekog-bench-") as temp:
         server = LiveServer(Path(temp) / "data")  # before the engine sets DeepFace's environment in this process
         try:

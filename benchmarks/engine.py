@@ -1,6 +1,6 @@
 """Latency of DetectFaces and CompareFaces through HTTP, against DeepFace.represent in-process.
 
-    python benchmarks/engine.py [--images N] [--repeat K]
+    python -m benchmarks.engine [--images N] [--repeat K]
 
 What is measured, each as wall-clock time per call (`time.perf_counter`), after 2 untimed warm-up calls:
 
@@ -46,12 +46,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.lfw import facedata_dir  # noqa: E402
-from rekog_compat.engine.core import prepare_environment  # noqa: E402
-from rekog_compat.engine.weights import forbid_downloads, link_packaged_weights  # noqa: E402
-from tests.support.live_server import LiveServer  # noqa: E402
+from harness.facedata import facedata_location
+from harness.live_server import LiveServer
+from rekog_compat.engine.core import prepare_environment
+from rekog_compat.engine.weights import forbid_downloads, link_packaged_weights
 
 LONG_SIDE_PX = 640
 JPEG_QUALITY = 90
@@ -141,7 +139,7 @@ def timed_pass(bench: Benchmark, into: Measurement, keep_answers: bool) -> None:
         start = time.perf_counter()
         try:
             answer = bench.call(item)
-        except Exception as exc:  # noqa: BLE001 - recorded, reported below the table
+        except Exception as exc:  # recorded, reported below the table
             answer = exc
         into.samples_ms.append((time.perf_counter() - start) * 1000.0)
         if keep_answers:
@@ -227,7 +225,7 @@ def baseline_benchmarks(
 
         try:
             represent(singles[0])
-        except Exception as exc:  # noqa: BLE001 - e.g. OpenCV 5 wheels ship no Haar cascades
+        except Exception as exc:  # e.g. OpenCV 5 wheels ship no Haar cascades
             unavailable[backend] = f"{type(exc).__name__}: {exc}"
             continue
         label = f"DeepFace.represent Dlib, detector {backend}"
@@ -377,7 +375,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    facedata = facedata_dir()
+    facedata = facedata_location()
     images = [reencode(path) for path in pick_lfw_paths(facedata / "lfw_dev", args.images)]
     group = reencode(facedata / GROUP_PHOTO)
     with tempfile.TemporaryDirectory(prefix="rekog-bench-") as temp:

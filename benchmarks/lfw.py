@@ -1,18 +1,12 @@
-"""Reading LFW-format data: image paths, official pairs files, and the labelled face of a photo."""
+"""Reading LFW-format data: image paths, official pairs files, and the labelled face of a photo.
+
+Where the data lives: harness/facedata.py.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
-
-FACEDATA_ENV = "REKOG_FACEDATA"
-
-
-def facedata_dir() -> Path:
-    """../shared/facedata beside the checkout, or $REKOG_FACEDATA."""
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "facedata"
-    return Path(os.environ.get(FACEDATA_ENV, default))
 
 
 def image_path(root: Path, name: str, number: int) -> Path:

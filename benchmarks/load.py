@@ -1,10 +1,10 @@
 """Load: concurrent clients making mixed face calls against one server, with exact bookkeeping.
 
-    python benchmarks/load.py [--clients 8] [--calls 1000] [--max-seconds 600] [--seed 0]
+    python -m benchmarks.load [--clients 8] [--calls 1000] [--max-seconds 600] [--seed 0]
         [--mix IndexFaces=20,SearchFacesByImage=40,ListFaces=15,DescribeCollection=15,DeleteFaces=10]
 
-The server is the real one (`rekog-compat serve` as a subprocess on loopback, tests.support.live_server, data dir
-in a temp dir, its default 8 request threads). Photos: `<facedata>/lfw_tiny/*/*.jpg` (benchmarks/lfw.py), sent as
+The server is the real one (`rekog-compat serve` as a subprocess on loopback, harness.live_server, data dir
+in a temp dir, its default 8 request threads). Photos: `<facedata>/lfw_tiny/*/*.jpg` (harness/facedata.py), sent as
 they are.
 
 1. Seeding (untimed in the load figures): every photo is indexed once into the collection `load` (IndexFaces,
@@ -49,10 +49,8 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.lfw import facedata_dir  # noqa: E402
-from tests.support.live_server import LiveServer  # noqa: E402
+from harness.facedata import facedata_location
+from harness.live_server import LiveServer
 
 COLLECTION = "load"
 ACCESS_KEY = "AKIDEXAMPLE"  # not 12 digits and not mapped: the server's default account
@@ -288,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mix = parse_mix(args.mix)
 
-    root = facedata_dir() / "lfw_tiny"
+    root = facedata_location() / "lfw_tiny"
     paths = sorted(root.glob("*/*.jpg"))
     if not paths:
         raise SystemExit(f"no photos under {root}: set $REKOG_FACEDATA to the shared facedata folder")

@@ -1,7 +1,7 @@
 """The PostgreSQL store at scale: insert latency, search latency and recall@1, exact vs HNSW.
 
-    python benchmarks/pgvector_store.py                      # a throwaway embedded PostgreSQL
-    python benchmarks/pgvector_store.py --url postgresql://me:pw@db/bench --sizes 10000 100000
+    python -m benchmarks.pgvector_store                      # a throwaway embedded PostgreSQL
+    python -m benchmarks.pgvector_store --url postgresql://me:pw@db/bench --sizes 10000 100000
 
 Synthetic 128-d unit vectors shaped like face embeddings: identities (random unit centres), five
 faces per identity (the centre plus noise, cosine distance about 0.05-0.1 from it: photos of one
@@ -28,18 +28,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from rekog_compat.store import Collection, Scope, StoredFace  # noqa: E402
-from rekog_compat.store.postgres import PostgresStore  # noqa: E402
-from tests.support.postgres import EmbeddedPostgres, fresh_database  # noqa: E402
+from harness.postgres import EmbeddedPostgres, fresh_database
+from rekog_compat.store import Collection, Scope, StoredFace
+from rekog_compat.store.postgres import PostgresStore
 
 SCOPE = Scope("123456789012", "us-east-1")
 DIMENSIONS = 128

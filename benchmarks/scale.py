@@ -1,6 +1,6 @@
 """Search at scale, through the HTTP API: a collection of N faces, real and synthetic.
 
-    python benchmarks/scale.py --faces N --json OUT.json [--store postgresql://... | embedded]
+    python -m benchmarks.scale --faces N --json OUT.json [--store postgresql://... | embedded]
                                [--workers 2] [--ann-min-faces M] [--data-dir DIR]
 
 Seeds a collection with `rekog-compat seed` (the largest face of --real lfw_dev photos, stored as
@@ -43,14 +43,13 @@ import numpy as np
 from botocore.config import Config
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.lfw import facedata_dir, identity_images  # noqa: E402
-from rekog_compat.engine import EngineConfig, FaceEngine  # noqa: E402
-from rekog_compat.images import decode_image  # noqa: E402
-from rekog_compat.store import AnnSettings  # noqa: E402
-from rekog_compat.store.sqlite import DB_FILENAME  # noqa: E402
-from tests.support.live_server import LiveServer  # noqa: E402
+from benchmarks.lfw import identity_images
+from harness.facedata import facedata_location
+from harness.live_server import LiveServer
+from rekog_compat.engine import EngineConfig, FaceEngine
+from rekog_compat.images import decode_image
+from rekog_compat.store import AnnSettings
+from rekog_compat.store.sqlite import DB_FILENAME
 
 COLLECTION = "scale"
 ACCOUNT = "123456789012"
@@ -68,7 +67,7 @@ def split_photos(limit: int) -> tuple[list[Path], list[Path], list[Path]]:
     gallery: list[Path] = []
     probes: list[Path] = []
     spare: list[Path] = []
-    for photos in identity_images(facedata_dir() / "lfw_dev").values():
+    for photos in identity_images(facedata_location() / "lfw_dev").values():
         kept = photos[:-1] if len(photos) > 1 else photos
         if len(gallery) + len(kept) <= limit:
             gallery += kept
@@ -291,7 +290,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.store != "embedded":
         return run(args)
-    from tests.support.postgres import EmbeddedPostgres, fresh_database
+    from harness.postgres import EmbeddedPostgres, fresh_database
 
     server = EmbeddedPostgres(durable=True)
     try:

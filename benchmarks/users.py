@@ -1,6 +1,6 @@
 """Do user vectors find people at least as well as single faces? Measured on lfw_dev, over HTTP.
 
-    python benchmarks/users.py
+    python -m benchmarks.users
 
 Every person of `lfw_dev` with at least 5 photos: the first 3 (sorted) are indexed into one
 collection and associated with a user of that person (UserMatchThreshold 0: the labels are
@@ -12,7 +12,6 @@ wrong one does. Probes without a detected face count as misses and are reported.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,10 +21,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.lfw import facedata_dir, identity_images  # noqa: E402
-from tests.support.live_server import LiveServer  # noqa: E402
+from benchmarks.lfw import identity_images
+from harness.facedata import facedata_location
+from harness.live_server import LiveServer
 
 GALLERY_PER_PERSON = 3
 MIN_PHOTOS = 5
@@ -95,7 +93,7 @@ def rates(results: list[tuple[str, list[tuple[str, float]]]], total: int) -> dic
 
 
 def main() -> int:
-    root = facedata_dir() / "lfw_dev"
+    root = facedata_location() / "lfw_dev"
     people = {p: photos for p, photos in identity_images(root).items() if len(photos) >= MIN_PHOTOS}
     probes = [(person, photo) for person, photos in people.items() for photo in photos[GALLERY_PER_PERSON:]]
     server = LiveServer(Path(tempfile.mkdtemp()) / "data").start()

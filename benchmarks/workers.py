@@ -1,6 +1,6 @@
 """IndexFaces throughput of `serve --workers 1` vs `--workers 2` under 4 concurrent clients.
 
-    python benchmarks/workers.py [--images 200] [--clients 4]
+    python -m benchmarks.workers [--images 200] [--clients 4]
 
 dlib's embedding holds the GIL, so one server process works on one core; a second process
 should use the second core. Each run starts a fresh server (temp data dir) and indexes the
@@ -10,7 +10,6 @@ same lfw_dev photos (sorted, the first N) from `--clients` threads, one collecti
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,10 +18,8 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.lfw import facedata_dir  # noqa: E402
-from tests.support.live_server import LiveServer  # noqa: E402
+from harness.facedata import facedata_location
+from harness.live_server import LiveServer
 
 
 def throughput(workers: int, photos: list[bytes], clients: int) -> tuple[float, int]:
@@ -58,7 +55,7 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
-    photos = [p.read_bytes() for p in sorted((facedata_dir() / "lfw_dev").glob("*/*.jpg"))[: args.images]]
+    photos = [p.read_bytes() for p in sorted((facedata_location() / "lfw_dev").glob("*/*.jpg"))[: args.images]]
     results = {workers: throughput(workers, photos, args.clients) for workers in (1, 2)}
     print(f"{len(photos)} lfw_dev photos, {args.clients} concurrent clients\n")
     print("| workers | images/s | faces indexed |")

@@ -25,7 +25,6 @@ from typing import Any
 log = logging.getLogger("rekog_compat.audit")
 
 GENESIS = "0" * 64
-DEFAULT_FILENAME = "audit.jsonl"
 
 # Every call that reads or changes faces.
 AUDITED_OPERATIONS = frozenset({

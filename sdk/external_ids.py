@@ -14,7 +14,6 @@ from typing import Literal
 
 ExternalIdMode = Literal["filename", "folder"]
 
-PATTERN = re.compile(r"[a-zA-Z0-9_.\-:]+")
 MAX_LENGTH = 255
 _DISALLOWED = re.compile(r"[^a-zA-Z0-9_.\-:]")
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from tests.support.live_server import LiveServer
+from harness.live_server import LiveServer
 from tests.support.s3 import FAKE_AWS_ENV, moto_s3_endpoint  # noqa: F401 (a fixture)
 from tests.support.shape_validation import install_output_validation
 
@@ -69,11 +68,6 @@ def rekognition(client_for: ClientFactory, request: pytest.FixtureRequest) -> An
     digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()
     account = f"{int(digest, 16) % 10**12:012d}"
     return client_for(access_key=account)
-
-
-@pytest.fixture
-def fresh_data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
 
 
 @pytest.fixture(scope="session")

@@ -76,7 +76,7 @@ def fetch_health(endpoint_url: str, timeout: float = 10.0) -> dict[str, Any]:
     """GET <endpoint>/health (rekog-compat's version, model and store), or {"error": ...}."""
     url = endpoint_url.rstrip("/") + "/health"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - the user's own endpoint
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # the user's own endpoint
             document = json.loads(response.read().decode("utf-8"))
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return {"error": f"GET {url}: {exc}"}

@@ -149,7 +149,7 @@ def fresh_collection(client: Any, collection_id: str, counts: CallCounts, run: I
         try:
             client.delete_collection(CollectionId=collection_id)
             counts.delete_collection += 1
-        except Exception as exc:  # noqa: BLE001 - reported, and must not hide the error that got us here
+        except Exception as exc:  # reported, and must not hide the error that got us here
             run.cleanup_error = f"could not delete collection {collection_id}: {exc}"
             print(f"rekog-compat eval: {run.cleanup_error}", file=sys.stderr)
 

@@ -102,13 +102,6 @@ def landmark_distances(a: Mapping[str, Point], b: Mapping[str, Point],
     return {t: math.dist(a[t], b[t]) for t in types if t in a and t in b}
 
 
-def mean_landmark_distance(a: Mapping[str, Point], b: Mapping[str, Point],
-                           types: Sequence[str] = DEFAULT_LANDMARKS) -> float | None:
-    """Mean distance over the landmark types present in both; None when they share none."""
-    distances = landmark_distances(a, b, types)
-    return sum(distances.values()) / len(distances) if distances else None
-
-
 def box_diagonal(box: Box) -> float:
     """Length of a box's diagonal, to express landmark error relative to face size."""
     return math.hypot(box[2], box[3])

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.support.live_server import LiveServer
+from harness.live_server import LiveServer
 
 
 def test_two_accounts_and_two_regions_are_isolated(client_for):

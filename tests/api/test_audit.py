@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from harness.live_server import LiveServer
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
-from tests.support.live_server import LiveServer
 
 GROUP = "nonface_and_bad_inputs/faces_public_domain_and_formats/insightface_t1_friends_6faces.jpg"
 

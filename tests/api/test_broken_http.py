@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from harness.live_server import LiveServer
 from tests.conftest import make_client
-from tests.support.live_server import LiveServer
 from tests.support.raw_http import BROKEN_REQUESTS, Answer, botocore_error_code, exchange, head
 from tests.support.tls import self_signed_cert
 

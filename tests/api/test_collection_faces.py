@@ -262,8 +262,8 @@ def test_concurrent_indexing_and_searching_keeps_counts_exact(rekognition):
 
 
 def test_a_collection_of_another_model_cannot_be_searched(tmp_path, validated_operations):
+    from harness.live_server import LiveServer
     from tests.conftest import make_client
-    from tests.support.live_server import LiveServer
 
     data_dir = tmp_path / "data"
     first = LiveServer(data_dir).start()

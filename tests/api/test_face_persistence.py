@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
+from harness.live_server import LiveServer
+from harness.postgres import ENV_VAR, fresh_database
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
-from tests.support.live_server import LiveServer
 from tests.support.pg_integrity import Summary, check_postgres_store
-from tests.support.postgres import ENV_VAR, fresh_database, postgres_server_url  # noqa: F401 (a fixture)
+from tests.support.postgres import postgres_server_url  # noqa: F401 (a fixture)
 
 DIMENSIONS = 128  # the default model's (Dlib) embedding size
 

@@ -34,11 +34,11 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from PIL import Image
 
+from harness.facedata import facedata_location
+from harness.live_server import LiveServer
 from rekog_compat.handlers import HANDLERS
 from rekog_compat.protocol import dump
 from rekog_compat.service_model import operation_model
-from tests.support.facedata import facedata_location
-from tests.support.live_server import LiveServer
 from tests.support.shape_validation import output_problems
 
 FUZZ_ACCOUNT = "424242424242"  # a 12-digit access key is the account: the fuzz keeps to its own

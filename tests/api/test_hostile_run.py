@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from harness.live_server import LiveServer
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
 from tests.support.js_sdk import parse_with_js_sdk
-from tests.support.live_server import LiveServer
 from tests.support.raw_http import BROKEN_REQUESTS, Answer, botocore_error_code, exchange, head
 
 RUN_S = 25.0

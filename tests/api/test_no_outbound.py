@@ -37,7 +37,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.facedata import REPO_ROOT, facedata_dir
+from harness.facedata import REPO_ROOT
+from tests.support.facedata import facedata_dir
 
 CONTROL_HOST = "192.0.2.1"  # TEST-NET-1 (RFC 5737): documentation only, routed nowhere
 RUN_TIMEOUT_S = 300

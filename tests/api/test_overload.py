@@ -28,10 +28,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from harness.live_server import LiveServer
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
 from tests.support.gated_s3 import GatedS3
-from tests.support.live_server import LiveServer
 from tests.support.s3 import FAKE_AWS_ENV
 from tests.support.shape_validation import install_output_validation
 from tests.support.tls import self_signed_cert

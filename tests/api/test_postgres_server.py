@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.live_server import LiveServer
+from harness.postgres import fresh_database
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
-from tests.support.live_server import LiveServer
-from tests.support.postgres import fresh_database, postgres_server_url  # noqa: F401 (a fixture)
+from tests.support.postgres import postgres_server_url  # noqa: F401 (a fixture)
 
 PEOPLE = ("Kim_Jong-Il", "Benjamin_Netanyahu", "Pamela_Anderson")
 

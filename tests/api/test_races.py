@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from harness.live_server import LiveServer
+from harness.postgres import fresh_database
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
-from tests.support.live_server import LiveServer
-from tests.support.postgres import fresh_database, postgres_server_url  # noqa: F401 (a fixture)
+from tests.support.postgres import postgres_server_url  # noqa: F401 (a fixture)
 
 COLLECTION = "race"
 USERS = [f"user-{i}" for i in range(4)]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from harness.live_server import LiveServer
 from tests.conftest import make_client
-from tests.support.live_server import LiveServer
 
 
 def test_collections_and_tags_survive_a_restart(tmp_path, validated_operations):

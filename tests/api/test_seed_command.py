@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.live_server import LiveServer
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
-from tests.support.live_server import LiveServer
 
 ACCOUNT = "210987654321"
 FACES = 2500

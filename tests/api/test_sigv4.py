@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.support.live_server import LiveServer
+from harness.live_server import LiveServer
 
 KEYS = {
     "AKIDALICE": {"secret": "alice-secret", "account": "111111111111", "owner": "alice"},

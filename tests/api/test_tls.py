@@ -20,9 +20,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, SSLError
 
+from harness.live_server import LiveServer
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
-from tests.support.live_server import LiveServer
 from tests.support.tls import CertFiles, self_signed_cert
 
 KEYS = {"AKIDTLS": {"secret": "secret", "account": "111122223333"}}  # make_client signs with "secret"

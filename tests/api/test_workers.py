@@ -6,9 +6,9 @@ import re
 import subprocess
 import sys
 
+from harness.live_server import LiveServer
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
-from tests.support.live_server import LiveServer
 
 
 def test_two_workers_share_writes_searches_and_one_audit_chain(tmp_path):

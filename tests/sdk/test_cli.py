@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.live_server import LiveServer
 from rekog_compat import cli
 from tests.support.facedata import facedata_dir
-from tests.support.live_server import LiveServer
 
 
 def lfw_people(count: int = 3) -> dict[str, list[Path]]:

@@ -31,10 +31,10 @@ from rekog_sdk.evaluation.pairs import PairsFormatError, read_pairs
 from rekog_sdk.evaluation.report import render
 from rekog_sdk.evaluation.runner import compare_pair, search_probe
 
+from harness.live_server import LiveServer
 from rekog_compat.cli import main as rekog_main
 from tests.support import browser
 from tests.support.facedata import facedata_dir
-from tests.support.live_server import LiveServer
 
 # -- verification metrics on hand-made scores ----------------------------------------------------------------------
 

@@ -38,9 +38,9 @@ from rekog_sdk.report.dataset import (
 )
 from rekog_sdk.report.workload import CallRecord
 
+from harness.live_server import LiveServer
 from tests.support.browser import chromium, page_problems, render, require_chromium
 from tests.support.facedata import facedata_dir
-from tests.support.live_server import LiveServer
 from tests.support.shape_validation import install_output_validation
 
 SECTION_IDS = ("summary", "charts", "latency", "cost", "detection", "compare", "disagreements", "probes", "gallery",
@@ -113,8 +113,6 @@ def test_landmark_distance() -> None:
     a = {"eyeLeft": (10.0, 10.0), "eyeRight": (30.0, 10.0), "nose": (20.0, 20.0), "other": (0.0, 0.0)}
     b = {"eyeLeft": (13.0, 14.0), "eyeRight": (30.0, 10.0), "nose": (20.0, 21.0), "other": (50.0, 50.0)}
     assert m.landmark_distances(a, b) == {"eyeLeft": 5.0, "eyeRight": 0.0, "nose": 1.0}  # the 5 default types only
-    assert m.mean_landmark_distance(a, b) == pytest.approx(2.0)
-    assert m.mean_landmark_distance({"eyeLeft": (0.0, 0.0)}, {"nose": (1.0, 1.0)}) is None  # nothing shared
     assert m.box_diagonal((0, 0, 30, 40)) == 50.0
     points = m.landmarks_to_pixels([{"Type": "nose", "X": 0.5, "Y": 0.25}, {"Type": "bad", "X": None}], 200, 100)
     assert points == {"nose": (100.0, 25.0)}

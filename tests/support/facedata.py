@@ -1,25 +1,15 @@
-"""Where the shared real-photo test data lives (never copied into the project).
+"""The shared real-photo test data (harness/facedata.py says where it lives), for tests.
 
-Tests find it through `REKOG_FACEDATA`, defaulting to `<repo>/../shared/facedata`, and skip with a
-clear reason where it is absent, so the suite still passes on a machine without the data.
+Tests skip with a clear reason where it is absent, so the suite still passes on a machine without the data.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ENV_VAR = "REKOG_FACEDATA"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_LOCATION = REPO_ROOT.parent / "shared" / "facedata"
-
-
-def facedata_location() -> Path:
-    """Where the data should be: `$REKOG_FACEDATA`, else `<repo>/../shared/facedata` (may not exist)."""
-    configured = os.environ.get(ENV_VAR)
-    return Path(configured).expanduser() if configured else DEFAULT_LOCATION
+from harness.facedata import ENV_VAR, facedata_location
 
 
 def facedata_dir() -> Path:

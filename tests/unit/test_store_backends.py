@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.postgres import fresh_database
 from rekog_compat.store import (
     Collection,
     CollectionExists,
@@ -34,7 +35,7 @@ from rekog_compat.store import (
 )
 from rekog_compat.store.rules import SchemaTooNew
 from rekog_compat.store.sqlite import DB_FILENAME, SCHEMA_VERSION
-from tests.support.postgres import fresh_database, postgres_server_url  # noqa: F401 (a fixture)
+from tests.support.postgres import postgres_server_url  # noqa: F401 (a fixture)
 
 SCOPE = Scope("123456789012", "us-east-1")
 StoreFactory = Callable[..., Any]
@@ -474,7 +475,7 @@ def test_concurrent_writers_in_two_processes_lose_nothing_and_page_in_commit_ord
                     ids = [f"w{index}-{batch}-{i}" for i in range(4)]
                     store.add_faces(SCOPE, "busy", [stored_face(f) for f in ids],
                                     np.stack([unit(hash(f) % 10_000) for f in ids]))
-            except BaseException as exc:  # noqa: BLE001 (reported below)
+            except BaseException as exc:  # reported below
                 errors.append(exc)
 
         threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)]
@@ -534,7 +535,7 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(pg_url):
     def open_one() -> None:
         try:
             stores.append(pg_store(pg_url))
-        except BaseException as exc:  # noqa: BLE001 (reported below)
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=open_one) for _ in range(4)]
