@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,13 +58,13 @@ class RequestContext:
     def store(self) -> Store:
         return self.services.store
 
-    def load_image(self, image: dict[str, Any], role: str = "image") -> LoadedImage:
+    def load_image(self, image: Mapping[str, Any], role: str = "image") -> LoadedImage:
         """A request's Image member (Bytes or S3Object) decoded, or the AWS error; its SHA-256 is noted."""
         loaded = load_image(image, self.services.s3)
         self.notes.setdefault("image_sha256", {})[role] = loaded.sha256
         return loaded
 
-    def threshold(self, params: dict[str, Any], member: str, default: float, policy: bool = True) -> float:
+    def threshold(self, params: Mapping[str, Any], member: str, default: float, policy: bool = True) -> float:
         """The Similarity threshold a call runs at: the one asked (or the default), raised to
         the server's `--min-match-threshold` policy; both are noted for the audit log."""
         asked = params.get(member)
@@ -75,7 +75,7 @@ class RequestContext:
         self.notes["threshold"] = {"member": member, "asked": asked, "applied": applied}
         return float(applied)
 
-    def limit(self, params: dict[str, Any], member: str, default: int, cap: int | None = None) -> int:
+    def limit(self, params: Mapping[str, Any], member: str, default: int, cap: int | None = None) -> int:
         """How many results a call returns (asked or default, capped); both are noted."""
         asked = params.get(member)
         applied = asked if asked is not None else default

@@ -152,7 +152,7 @@ class S3ImageReader:
         return data
 
 
-def load_image(image: dict[str, Any], s3: S3ImageReader) -> LoadedImage:
+def load_image(image: Mapping[str, Any], s3: S3ImageReader) -> LoadedImage:
     """Decode a request's `Image` member: exactly one of `Bytes` (already base64-decoded) or `S3Object`."""
     if not isinstance(image, Mapping):
         raise InvalidParameterException()

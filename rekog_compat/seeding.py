@@ -22,7 +22,7 @@ import numpy as np
 from .arns import collection_arn
 from .engine import FaceEngine
 from .engine.embedding import unit_rows
-from .handlers.collection_faces import INDEX_PIPELINE_VERSION, image_id, stored_face
+from .face_identity import INDEX_PIPELINE_VERSION, image_id, stored_face
 from .images import decode_image
 from .quality import quality_reasons
 from .store import Collection, CollectionMissing, Scope, Store, StoredFace

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import numpy as np
@@ -10,44 +9,31 @@ import numpy as np
 from ..context import RequestContext
 from ..engine import DetectedFace
 from ..errors import InvalidParameterException
-from ..images import LoadedImage
+from ..face_identity import image_id, stored_face
 from ..pagination import decode_token, encode_token
 from ..quality import quality_reasons
 from ..store import Collection, FaceMissing, StoredFace
-from .collections import get_collection
-from .faces import MAX_FACES_PER_IMAGE, bounding_box, face_detail, requested_members
+from .common import (
+    MAX_FACES_PER_IMAGE,
+    bounding_box,
+    face_detail,
+    get_collection,
+    requested_members,
+    searchable_collection,
+)
+from .registry import operation
+from .request_types import (
+    DeleteFacesRequest,
+    IndexFacesRequest,
+    ListFacesRequest,
+    SearchFacesByImageRequest,
+    SearchFacesRequest,
+)
 
 DEFAULT_FACE_MATCH_THRESHOLD = 80.0
 # AWS documents no default for MaxFaces; it returns at most 4096 matches.
 DEFAULT_MAX_MATCHES = 4096
 DEFAULT_LIST_PAGE_SIZE = 1000
-# Version of this server's index pipeline (detector + alignment + embedding) stored with each
-# face: the model's shape requires digits, and it changes whenever stored vectors would.
-INDEX_PIPELINE_VERSION = "1.0"
-# Name-based ids: the same image indexed into two collections of one model gets the same
-# ImageId and FaceIds, as AWS documents (and re-indexing it stores no duplicate).
-_ID_NAMESPACE = uuid.UUID("6f2b1a8e-3c55-4f7e-9d1c-2a8f0e6b7c41")
-
-
-def image_id(model: str, image: LoadedImage) -> str:
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{model}|{image.sha256}"))
-
-
-def face_id(image_uuid: str, external_image_id: str | None, face: DetectedFace) -> str:
-    box = ",".join(f"{v:.6f}" for v in face.box)
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{image_uuid}|{external_image_id or ''}|{box}"))
-
-
-def stored_face(image_uuid: str, external_image_id: str | None, face: DetectedFace) -> StoredFace:
-    """A detected face as IndexFaces stores it (also `rekog-compat seed`, so both give the same FaceIds)."""
-    return StoredFace(
-        face_id=face_id(image_uuid, external_image_id, face),
-        image_id=image_uuid,
-        external_image_id=external_image_id,
-        bounding_box=face.box,
-        confidence=face.confidence,
-        index_model_version=INDEX_PIPELINE_VERSION,
-    )
 
 
 def face_document(face: StoredFace) -> dict[str, Any]:
@@ -67,19 +53,8 @@ def face_document(face: StoredFace) -> dict[str, Any]:
     return document
 
 
-def searchable_collection(ctx: RequestContext, collection_id: str) -> Collection:
-    """The caller's collection, if its vectors come from the model this server runs."""
-    collection = get_collection(ctx, collection_id)
-    model = ctx.services.engine.model_version
-    if collection.face_model_version != model:
-        raise InvalidParameterException(
-            f"Collection {collection_id} holds {collection.face_model_version} face vectors; "
-            f"this server runs the {model} model, whose vectors cannot be compared with them."
-        )
-    return collection
-
-
-def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("IndexFaces")
+def index_faces(ctx: RequestContext, params: IndexFacesRequest) -> dict[str, Any]:
     engine = ctx.services.engine
     collection = searchable_collection(ctx, params["CollectionId"])
     image = ctx.load_image(params["Image"])
@@ -118,7 +93,8 @@ def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def list_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("ListFaces")
+def list_faces(ctx: RequestContext, params: ListFacesRequest) -> dict[str, Any]:
     collection = get_collection(ctx, params["CollectionId"])
     listing = f"ListFaces|{ctx.scope.account}|{ctx.scope.region}|{collection.collection_id}|{collection.created_at}"
     secret = ctx.store.secret()
@@ -138,7 +114,8 @@ def list_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-def delete_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("DeleteFaces")
+def delete_faces(ctx: RequestContext, params: DeleteFacesRequest) -> dict[str, Any]:
     collection = get_collection(ctx, params["CollectionId"])
     asked = list(dict.fromkeys(params["FaceIds"]))
     deleted, associated = ctx.store.delete_faces(ctx.scope, collection.collection_id, asked)
@@ -158,7 +135,11 @@ def delete_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _matches(
-    ctx: RequestContext, collection: Collection, probe: np.ndarray, params: dict[str, Any], exclude: str | None = None
+    ctx: RequestContext,
+    collection: Collection,
+    probe: np.ndarray,
+    params: SearchFacesRequest | SearchFacesByImageRequest,
+    exclude: str | None = None,
 ) -> list[dict[str, Any]]:
     """FaceMatches at or above FaceMatchThreshold, most similar first."""
     scale = ctx.services.engine.similarity_scale
@@ -171,7 +152,8 @@ def _matches(
     return [{"Similarity": s, "Face": face_document(face)} for face, s in scale.passing(hits, threshold)]
 
 
-def search_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("SearchFaces")
+def search_faces(ctx: RequestContext, params: SearchFacesRequest) -> dict[str, Any]:
     collection = searchable_collection(ctx, params["CollectionId"])
     try:
         _, vector = ctx.store.get_face(ctx.scope, collection.collection_id, params["FaceId"])
@@ -184,7 +166,8 @@ def search_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def search_faces_by_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("SearchFacesByImage")
+def search_faces_by_image(ctx: RequestContext, params: SearchFacesByImageRequest) -> dict[str, Any]:
     engine = ctx.services.engine
     collection = searchable_collection(ctx, params["CollectionId"])
     image = ctx.load_image(params["Image"])

@@ -7,27 +7,24 @@ from typing import Any
 
 from ..arns import collection_arn
 from ..context import RequestContext
-from ..errors import ResourceAlreadyExistsException, ResourceNotFoundException
+from ..errors import ResourceAlreadyExistsException
 from ..pagination import decode_token, encode_token
 from ..store import Collection, CollectionExists, CollectionMissing
+from .common import get_collection, not_found
+from .registry import operation
+from .request_types import (
+    CreateCollectionRequest,
+    DeleteCollectionRequest,
+    DescribeCollectionRequest,
+    ListCollectionsRequest,
+)
 
 # AWS documents no default page size for ListCollections; MaxResults 0 means "the default".
 DEFAULT_PAGE_SIZE = 1000
 
 
-def not_found(collection_id: str) -> ResourceNotFoundException:
-    return ResourceNotFoundException(f"The collection id: {collection_id} does not exist")
-
-
-def get_collection(ctx: RequestContext, collection_id: str) -> Collection:
-    """The caller's collection, or AWS's ResourceNotFoundException."""
-    try:
-        return ctx.store.get_collection(ctx.scope, collection_id)
-    except CollectionMissing:
-        raise not_found(collection_id) from None
-
-
-def create_collection(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("CreateCollection")
+def create_collection(ctx: RequestContext, params: CreateCollectionRequest) -> dict[str, Any]:
     collection_id = params["CollectionId"]
     collection = Collection(
         scope=ctx.scope,
@@ -43,7 +40,8 @@ def create_collection(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
     return {"StatusCode": 200, "CollectionArn": collection.arn, "FaceModelVersion": collection.face_model_version}
 
 
-def delete_collection(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("DeleteCollection")
+def delete_collection(ctx: RequestContext, params: DeleteCollectionRequest) -> dict[str, Any]:
     collection_id = params["CollectionId"]
     try:
         ctx.store.delete_collection(ctx.scope, collection_id)
@@ -52,7 +50,8 @@ def delete_collection(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
     return {"StatusCode": 200}
 
 
-def describe_collection(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("DescribeCollection")
+def describe_collection(ctx: RequestContext, params: DescribeCollectionRequest) -> dict[str, Any]:
     collection = get_collection(ctx, params["CollectionId"])
     return {
         "FaceCount": collection.face_count,
@@ -63,7 +62,8 @@ def describe_collection(ctx: RequestContext, params: dict[str, Any]) -> dict[str
     }
 
 
-def list_collections(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("ListCollections")
+def list_collections(ctx: RequestContext, params: ListCollectionsRequest) -> dict[str, Any]:
     listing = f"ListCollections|{ctx.scope.account}|{ctx.scope.region}"
     secret = ctx.store.secret()
     after = decode_token(secret, listing, params["NextToken"]) if "NextToken" in params else None

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..context import RequestContext
 from ..errors import IdempotentParameterMismatchException
 
 
-def _fingerprint(params: dict[str, Any]) -> str:
+def _fingerprint(params: Mapping[str, Any]) -> str:
     rest = {k: v for k, v in params.items() if k != "ClientRequestToken"}
     return hashlib.sha256(json.dumps(rest, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def idempotent(
-    ctx: RequestContext, operation: str, params: dict[str, Any], run: Callable[[], dict[str, Any]]
+    ctx: RequestContext, operation: str, params: Mapping[str, Any], run: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
     """Run `run` once per (caller, operation, token); a repeat gets the stored response, a
     repeat with other parameters IdempotentParameterMismatchException. Errors are not stored,

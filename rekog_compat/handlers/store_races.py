@@ -15,17 +15,17 @@ from typing import Any
 from ..context import RequestContext
 from ..errors import InvalidParameterException
 from ..store import CollectionMissing, FaceMissing, UserMissing
-from .collections import not_found
-from .users import user_missing
+from .common import not_found, user_missing
 
-Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+# A handler takes its operation's request TypedDict (request_types.py); Any here lets each keep its own.
+Handler = Callable[[RequestContext, Any], dict[str, Any]]
 
 
 def answering_races(handler: Handler) -> Handler:
     """`handler`, with the store's not-found errors of a concurrent deletion mapped to AWS's errors."""
 
     @functools.wraps(handler)
-    def run(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def run(ctx: RequestContext, params: Any) -> dict[str, Any]:
         try:
             return handler(ctx, params)
         except CollectionMissing as missing:

@@ -8,7 +8,9 @@ from ..arns import parse_collection_arn
 from ..context import RequestContext
 from ..errors import InvalidParameterException, ResourceNotFoundException, ServiceQuotaExceededException
 from ..store import CollectionMissing, TooManyTags
-from .collections import not_found
+from .common import not_found
+from .registry import operation
+from .request_types import ListTagsForResourceRequest, TagResourceRequest, UntagResourceRequest
 
 MAX_TAGS_PER_RESOURCE = 200
 
@@ -24,7 +26,8 @@ def _collection_id(ctx: RequestContext, arn: str) -> str:
     return collection_id
 
 
-def tag_resource(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("TagResource")
+def tag_resource(ctx: RequestContext, params: TagResourceRequest) -> dict[str, Any]:
     collection_id = _collection_id(ctx, params["ResourceArn"])
     try:
         ctx.store.set_tags(ctx.scope, collection_id, params["Tags"], MAX_TAGS_PER_RESOURCE)
@@ -37,7 +40,8 @@ def tag_resource(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def untag_resource(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("UntagResource")
+def untag_resource(ctx: RequestContext, params: UntagResourceRequest) -> dict[str, Any]:
     collection_id = _collection_id(ctx, params["ResourceArn"])
     try:
         ctx.store.remove_tags(ctx.scope, collection_id, params["TagKeys"])
@@ -46,7 +50,8 @@ def untag_resource(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
     return {}
 
 
-def list_tags_for_resource(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("ListTagsForResource")
+def list_tags_for_resource(ctx: RequestContext, params: ListTagsForResourceRequest) -> dict[str, Any]:
     collection_id = _collection_id(ctx, params["ResourceArn"])
     try:
         return {"Tags": ctx.store.get_tags(ctx.scope, collection_id)}

@@ -14,16 +14,23 @@ from ..context import RequestContext
 from ..errors import (
     ConflictException,
     InvalidParameterException,
-    ResourceNotFoundException,
     ServiceQuotaExceededException,
 )
 from ..pagination import decode_token, encode_token
 from ..quality import quality_reasons
 from ..store import AssociationResult, Collection, FaceMissing, StoredUser, TooManyFaces, UserExists, UserMissing
-from .collection_faces import searchable_collection
-from .collections import get_collection
-from .faces import MAX_FACES_PER_IMAGE, face_detail
+from .common import MAX_FACES_PER_IMAGE, face_detail, get_collection, searchable_collection, user_missing
 from .idempotency import idempotent
+from .registry import operation
+from .request_types import (
+    AssociateFacesRequest,
+    CreateUserRequest,
+    DeleteUserRequest,
+    DisassociateFacesRequest,
+    ListUsersRequest,
+    SearchUsersByImageRequest,
+    SearchUsersRequest,
+)
 
 DEFAULT_ASSOCIATION_THRESHOLD = 75.0
 DEFAULT_USER_MATCH_THRESHOLD = 80.0
@@ -31,16 +38,13 @@ MAX_FACES_PER_USER = 100
 MAX_USERS_PER_PAGE = 500
 
 
-def user_missing(user_id: str) -> ResourceNotFoundException:
-    return ResourceNotFoundException(f"The user id: {user_id} does not exist")
-
-
 def user_status(user: StoredUser) -> str:
     """ACTIVE once the user holds faces (every change here is applied before the call returns)."""
     return "ACTIVE" if user.face_count else "CREATED"
 
 
-def create_user(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("CreateUser")
+def create_user(ctx: RequestContext, params: CreateUserRequest) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         collection = get_collection(ctx, params["CollectionId"])
         try:
@@ -52,7 +56,8 @@ def create_user(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return idempotent(ctx, "CreateUser", params, run)
 
 
-def delete_user(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("DeleteUser")
+def delete_user(ctx: RequestContext, params: DeleteUserRequest) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         collection = get_collection(ctx, params["CollectionId"])
         try:
@@ -64,7 +69,8 @@ def delete_user(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return idempotent(ctx, "DeleteUser", params, run)
 
 
-def list_users(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("ListUsers")
+def list_users(ctx: RequestContext, params: ListUsersRequest) -> dict[str, Any]:
     collection = get_collection(ctx, params["CollectionId"])
     listing = f"ListUsers|{ctx.scope.account}|{ctx.scope.region}|{collection.collection_id}|{collection.created_at}"
     secret = ctx.store.secret()
@@ -92,7 +98,8 @@ def _refusals(ctx: RequestContext, result: AssociationResult) -> list[dict[str, 
     return refusals
 
 
-def associate_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("AssociateFaces")
+def associate_faces(ctx: RequestContext, params: AssociateFacesRequest) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         collection = searchable_collection(ctx, params["CollectionId"])
         threshold = ctx.threshold(params, "UserMatchThreshold", DEFAULT_ASSOCIATION_THRESHOLD, policy=False)
@@ -120,7 +127,8 @@ def associate_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     return idempotent(ctx, "AssociateFaces", params, run)
 
 
-def disassociate_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("DisassociateFaces")
+def disassociate_faces(ctx: RequestContext, params: DisassociateFacesRequest) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         collection = get_collection(ctx, params["CollectionId"])
         try:
@@ -142,7 +150,7 @@ def _user_matches(
     ctx: RequestContext,
     collection: Collection,
     probe: np.ndarray,
-    params: dict[str, Any],
+    params: SearchUsersRequest | SearchUsersByImageRequest,
     exclude: str | None = None,
 ) -> list[dict[str, Any]]:
     """UserMatches at or above UserMatchThreshold, most similar first."""
@@ -162,7 +170,8 @@ def _user_matches(
     ]
 
 
-def search_users(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("SearchUsers")
+def search_users(ctx: RequestContext, params: SearchUsersRequest) -> dict[str, Any]:
     collection = searchable_collection(ctx, params["CollectionId"])
     user_id, face_id = params.get("UserId"), params.get("FaceId")
     if (user_id is None) == (face_id is None):
@@ -186,7 +195,8 @@ def search_users(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-def search_users_by_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+@operation("SearchUsersByImage")
+def search_users_by_image(ctx: RequestContext, params: SearchUsersByImageRequest) -> dict[str, Any]:
     engine = ctx.services.engine
     collection = searchable_collection(ctx, params["CollectionId"])
     image = ctx.load_image(params["Image"])
