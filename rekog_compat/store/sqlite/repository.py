@@ -68,7 +68,8 @@ class SqliteStore(UserRecords):
                 )
             except sqlite3.IntegrityError:
                 raise CollectionExists(collection.collection_id) from None
-            collection_tags.add_tags(conn, "?", int(cursor.lastrowid or 0), tags)
+            assert cursor.lastrowid is not None, "an INSERT sets lastrowid"
+            collection_tags.add_tags(conn, "?", cursor.lastrowid, tags)
 
     def get_collection(self, scope: Scope, collection_id: str) -> Collection:
         row = (
