@@ -27,7 +27,7 @@ from .sqlite import AnnSettings, SqliteStore
 def open_store(url: str | None, data_dir: str, ann: AnnSettings | None = None) -> Store:
     """Open the store named by `url`: None or 'sqlite' = SQLite under data_dir; a `postgresql://` (or
     `postgres://`) URL = PostgreSQL + pgvector, shared by every server process pointed at it
-    (docs/scale.md). psycopg is imported only then, so the SQLite default never needs it. `ann`: when
+    (docs/postgres.md). psycopg is imported only then, so the SQLite default never needs it. `ann`: when
     SQLite's in-memory search of a large collection turns approximate (PostgreSQL has its own HNSW)."""
     if not url or url == "sqlite":
         return SqliteStore(data_dir, ann)

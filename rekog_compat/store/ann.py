@@ -43,7 +43,7 @@ def lists_for(count: int) -> int:
 
 
 class IvfIndex:
-    """Keys, labels and vectors in a faiss IVF-Flat (inner product) index; the `SearchIndex` of sqlite.py."""
+    """Keys, labels and vectors in a faiss IVF-Flat (inner product) index; a `SearchIndex` (vectors.py)."""
 
     kind = "ivf"
 

@@ -1,6 +1,7 @@
-"""What every backend shares: AWS's association rules, the user vector, the idempotency window and
-the errors a backend raises when it cannot be opened. Pure functions, no database: each backend
-reads the rows, calls these, and writes what they decide, so the rules are written once."""
+"""What every backend shares: AWS's association and tag rules, the user vector, which migrations a
+store needs, and the errors a backend raises when it cannot be opened. Pure functions, no
+database: each backend reads the rows, calls these, and writes what they decide, so the rules are
+written once."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import FaceRefusal, TooManyFaces
-
-IDEMPOTENCY_WINDOW_S = 24 * 3600  # a ClientRequestToken is remembered for a day
+from .base import FaceRefusal, TooManyFaces, TooManyTags
 
 
 class SchemaTooNew(RuntimeError):
@@ -20,6 +19,23 @@ class SchemaTooNew(RuntimeError):
 
 class StoreUnreadable(RuntimeError):
     """The store cannot be read as one (a corrupt file, or something else): refused, untouched."""
+
+
+def migrations_to_run(where: str, version: int, migrations: Sequence[str]) -> list[tuple[int, str]]:
+    """(the version it leads to, the script) of each migration a store at schema `version` still needs;
+    raises SchemaTooNew when a newer release wrote the store (`where` names it in the message)."""
+    if version > len(migrations):
+        raise SchemaTooNew(
+            f"{where} has schema version {version}; this release understands up to "
+            f"{len(migrations)}. Upgrade rekog-compat."
+        )
+    return list(enumerate(migrations[version:], start=version + 1))
+
+
+def check_tag_limit(collection_id: str, existing: set[str], tags: Mapping[str, str], max_tags: int) -> None:
+    """TagResource: raises TooManyTags when adding `tags` to the `existing` keys would pass `max_tags`."""
+    if len(existing | set(tags)) > max_tags:
+        raise TooManyTags(collection_id)
 
 
 @dataclass(frozen=True)

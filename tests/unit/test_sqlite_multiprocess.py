@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rekog_compat.store import Collection, Scope, SqliteStore, StoredFace
-from rekog_compat.store import sqlite as sqlite_store
+from rekog_compat.store.sqlite import changes
 
 SCOPE = Scope("123456789012", "us-east-1")
 
@@ -43,8 +43,8 @@ def test_a_process_that_fell_behind_a_pruned_change_log_reloads(tmp_path, monkey
     a, b = SqliteStore(tmp_path), SqliteStore(tmp_path)
     a.create_collection(Collection(SCOPE, "c", "arn", "Dlib", 1.0), {})
     assert found(b, unit(1)) == []
-    monkeypatch.setattr(sqlite_store, "CHANGES_KEPT_S", -1)  # every change is old at once
-    monkeypatch.setattr(sqlite_store, "PRUNE_EVERY_WRITES", 1)
+    monkeypatch.setattr(changes, "CHANGES_KEPT_S", -1)  # every change is old at once
+    monkeypatch.setattr(changes, "PRUNE_EVERY_WRITES", 1)
     a.add_faces(SCOPE, "c", [face("one")], unit(1)[np.newaxis, :])
     a.add_faces(SCOPE, "c", [face("two")], unit(2)[np.newaxis, :])  # prunes the log, "one" included
     assert found(b, unit(1)) == ["one"] and found(b, unit(2)) == ["two"]

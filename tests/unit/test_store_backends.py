@@ -555,7 +555,8 @@ def test_a_large_collection_gets_an_hnsw_index_that_its_searches_use(pg_url):
     import psycopg
     from pgvector.psycopg import register_vector
 
-    from rekog_compat.store.postgres import _hnsw_name
+    from rekog_compat.store.postgres.hnsw import hnsw_name, search_query, use_exact, use_index
+    from rekog_compat.store.postgres.rows import target
 
     store = pg_store(pg_url, hnsw_min_faces=40)
     try:
@@ -574,20 +575,20 @@ def test_a_large_collection_gets_an_hnsw_index_that_its_searches_use(pg_url):
 
             assert indexes() == set()  # below the size: none
             store.add_faces(SCOPE, "big", faces[30:], vectors[30:])
-            big = store._target(conn, SCOPE, "big")
-            assert indexes() == {_hnsw_name(big.seq)}
+            big = target(conn, SCOPE, "big")
+            assert indexes() == {hnsw_name(big.seq)}
             # The search query, as the store plans it for this collection, scans the index.
             with conn.transaction():
-                store._use_index(conn, 40)
+                use_index(conn, 40)
                 plan = "\n".join(r[0] for r in conn.execute(
-                    b"EXPLAIN " + store._search_query(big, False).as_bytes(conn),
+                    b"EXPLAIN " + search_query(big, False).as_bytes(conn),
                     {"probe": vectors[0], "limit": 5, "max_distance": 2.0, "exclude": None}))
-            assert f"Index Scan using {_hnsw_name(big.seq)}" in plan
+            assert f"Index Scan using {hnsw_name(big.seq)}" in plan
             # Below the size (after deletes), the same query is exact.
             with conn.transaction():
-                store._use_exact(conn)
+                use_exact(conn)
                 plan = "\n".join(r[0] for r in conn.execute(
-                    b"EXPLAIN " + store._search_query(big, False).as_bytes(conn),
+                    b"EXPLAIN " + search_query(big, False).as_bytes(conn),
                     {"probe": vectors[0], "limit": 5, "max_distance": 2.0, "exclude": None}))
             assert "hnsw" not in plan
         for i in (0, 17, 45, 59):
@@ -596,7 +597,7 @@ def test_a_large_collection_gets_an_hnsw_index_that_its_searches_use(pg_url):
             assert [f.face_id for f, _ in store.search_faces(SCOPE, "big", vectors[i], 3, 2.0, f"f{i}")][0] != f"f{i}"
         store.delete_collection(SCOPE, "big")
         with psycopg.connect(pg_url) as conn:
-            assert conn.execute("SELECT to_regclass(%s)", (_hnsw_name(big.seq),)).fetchone() == (None,)
+            assert conn.execute("SELECT to_regclass(%s)", (hnsw_name(big.seq),)).fetchone() == (None,)
     finally:
         store.close()
 
@@ -618,7 +619,9 @@ def test_vectors_of_another_size_are_refused(pg_url):
         store.close()
 
 
-def test_an_hnsw_search_with_more_matches_than_candidates_widens_until_it_has_them_all(pg_url):
+def test_an_hnsw_search_with_more_matches_than_candidates_widens_until_it_has_them_all(pg_url, monkeypatch):
+    from rekog_compat.store.postgres import hnsw
+
     store = pg_store(pg_url, hnsw_min_faces=100)
     try:
         store.create_collection(collection("crowd"), {})
@@ -629,8 +632,8 @@ def test_an_hnsw_search_with_more_matches_than_candidates_widens_until_it_has_th
         ids = [f"near{i}" for i in range(250)] + [f"far{i}" for i in range(60)]
         store.add_faces(SCOPE, "crowd", [stored_face(f) for f in ids], np.concatenate([near, far]))
         tries: list[int] = []
-        use_index = store._use_index
-        store._use_index = lambda conn, ef_search: (tries.append(ef_search), use_index(conn, ef_search))
+        use_index = hnsw.use_index
+        monkeypatch.setattr(hnsw, "use_index", lambda conn, ef_search: (tries.append(ef_search), use_index(conn, ef_search)))
         hits = store.search_faces(SCOPE, "crowd", planar(0), 4096, 0.2)  # MaxFaces' default
         assert {f.face_id for f, _ in hits} == {f"near{i}" for i in range(250)}
         assert tries == [40, 200, 1000]  # 40 and 200 candidates all matched: widened
@@ -645,7 +648,8 @@ def test_an_hnsw_search_with_more_matches_than_candidates_widens_until_it_has_th
 def test_a_bulk_load_builds_its_hnsw_index_once_at_the_end(pg_url):
     import psycopg
 
-    from rekog_compat.store.postgres import _hnsw_name
+    from rekog_compat.store.postgres.hnsw import hnsw_name
+    from rekog_compat.store.postgres.rows import target
 
     store = pg_store(pg_url, hnsw_min_faces=40)
     try:
@@ -655,11 +659,11 @@ def test_a_bulk_load_builds_its_hnsw_index_once_at_the_end(pg_url):
         for start in (0, 30):
             store.add_faces(SCOPE, "bulk", faces[start:start + 30], vectors[start:start + 30], defer_index=True)
         with psycopg.connect(pg_url, autocommit=True) as conn:  # no open transaction: CONCURRENTLY waits for none
-            seq = store._target(conn, SCOPE, "bulk").seq
+            seq = target(conn, SCOPE, "bulk").seq
             exists = "SELECT to_regclass(%s) IS NOT NULL"
-            assert conn.execute(exists, (_hnsw_name(seq),)).fetchone() == (False,)
+            assert conn.execute(exists, (hnsw_name(seq),)).fetchone() == (False,)
             store.build_search_index(SCOPE, "bulk")
-            assert conn.execute(exists, (_hnsw_name(seq),)).fetchone() == (True,)
+            assert conn.execute(exists, (hnsw_name(seq),)).fetchone() == (True,)
         assert store.search_faces(SCOPE, "bulk", vectors[45], 1, 2.0)[0][0].face_id == "f45"
     finally:
         store.close()
