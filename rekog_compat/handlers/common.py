@@ -15,15 +15,17 @@ from ..store import Collection, CollectionMissing
 
 MAX_FACES_PER_IMAGE = 100
 
-# DetectionAttributes values -> FaceDetail members this engine computes with a real model.
-# The rest (BEARD, EMOTIONS, EYE_DIRECTION, EYEGLASSES, FACE_OCCLUDED, MUSTACHE,
-# SUNGLASSES) have no model here and are left out (docs/compatibility.md).
+# DetectionAttributes values -> FaceDetail members this engine computes with a real model (EMOTIONS
+# once its model is installed: `rekog-compat models install face-api`). The rest (BEARD, EYE_DIRECTION,
+# EYEGLASSES, FACE_OCCLUDED, MUSTACHE, SUNGLASSES) have no model here and are left out
+# (docs/compatibility.md).
 ATTRIBUTE_MEMBERS = {
     "AGE_RANGE": "AgeRange",
     "GENDER": "Gender",
     "EYES_OPEN": "EyesOpen",
     "MOUTH_OPEN": "MouthOpen",
     "SMILE": "Smile",
+    "EMOTIONS": "Emotions",
 }
 
 

@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
+from tests.support.expression_model import expression_model_dir, installed_models_dir
 from tests.support.facedata import facedata_dir, facedata_files
 
 FORMATS = "nonface_and_bad_inputs/faces_public_domain_and_formats"
@@ -64,7 +65,8 @@ def test_all_attributes_add_thirty_landmarks_and_computed_attributes_only(rekogn
     face = faces[0]
     assert len(face["Landmarks"]) == 30
     assert len({lm["Type"] for lm in face["Landmarks"]}) == 30
-    assert set(face) == DEFAULT_MEMBERS | {"AgeRange", "Gender", "EyesOpen", "MouthOpen", "Smile"}
+    emotions = {"Emotions"} if installed_models_dir() is not None else set()  # only from a real model
+    assert set(face) == DEFAULT_MEMBERS | {"AgeRange", "Gender", "EyesOpen", "MouthOpen", "Smile"} | emotions
     # An adult astronaut: the age model must say so; the range is ordered.
     assert 18 <= face["AgeRange"]["Low"] <= face["AgeRange"]["High"] <= 70
     assert face["Gender"]["Value"] in {"Male", "Female"}
@@ -94,6 +96,29 @@ def test_smile_and_open_mouth_follow_the_face(rekognition, person, smiling, mout
     assert face["Smile"]["Value"] is smiling
     assert face["MouthOpen"]["Value"] is mouth_open
     assert 50 <= face["Smile"]["Confidence"] <= 100
+
+
+@pytest.mark.parametrize(
+    ("person", "top"),
+    [
+        ("Pamela_Anderson/Pamela_Anderson_0004.jpg", "HAPPY"),  # a broad, open smile
+        ("Vitali_Klitschko/Vitali_Klitschko_0003.jpg", "CALM"),  # serious, lips closed
+    ],
+)
+def test_emotions_are_rekognitions_eight_types_from_the_model_highest_first(rekognition, person, top):
+    expression_model_dir()  # skips where the model is not installed
+    face = rekognition.detect_faces(Image={"Bytes": photo(f"lfw_tiny/{person}")}, Attributes=["EMOTIONS"])[
+        "FaceDetails"
+    ][0]
+    assert set(face) == DEFAULT_MEMBERS | {"Emotions"}
+    emotions = face["Emotions"]
+    assert sorted(e["Type"] for e in emotions) == sorted(
+        ["HAPPY", "SAD", "ANGRY", "CONFUSED", "DISGUSTED", "SURPRISED", "CALM", "FEAR"]
+    )
+    confidences = [e["Confidence"] for e in emotions]
+    assert confidences == sorted(confidences, reverse=True)
+    assert sum(confidences) == pytest.approx(100.0, abs=0.01)
+    assert emotions[0]["Type"] == top and emotions[0]["Confidence"] > 90
 
 
 @pytest.mark.parametrize("relative", facedata_files("nonface_and_bad_inputs/nonface_real"))

@@ -38,6 +38,7 @@ from typing import Any
 import pytest
 
 from harness.facedata import REPO_ROOT
+from tests.support.expression_model import installed_models_dir
 from tests.support.facedata import facedata_dir
 
 CONTROL_HOST = "192.0.2.1"  # TEST-NET-1 (RFC 5737): documentation only, routed nowhere
@@ -279,6 +280,8 @@ def check(result: dict[str, Any], trace: list[dict[str, Any]]) -> None:
     assert result["search_top_match"] == "a1"
     assert result["compare_matches"] >= 1
     assert {"AgeRange", "Gender", "Smile", "EyesOpen", "MouthOpen"} <= set(result["detect_attributes"])
+    if installed_models_dir() is not None:  # the model installed from npm ran offline too
+        assert "Emotions" in result["detect_attributes"]
     assert result["search_users_matches"] == 0  # the only user is the one searched with
     assert result["search_users_by_image_top"] == ["person-a"]
     assert result["health"] == "ok"

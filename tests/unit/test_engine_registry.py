@@ -7,6 +7,7 @@ from deepface.modules.modeling import AVAILABLE_MODELS
 
 from rekog_compat.cli import main
 from rekog_compat.engine import DEFAULT_DETECTOR, DEFAULT_MODEL, EngineConfig, EngineUnavailable, FaceEngine, registry
+from rekog_compat.engine.npm_models import NPM_MODELS
 from rekog_compat.engine.weights import PACKAGED_WEIGHTS
 
 ALL = [*registry.DETECTORS, *registry.EMBEDDERS]
@@ -67,7 +68,16 @@ def test_the_native_entries_build_their_models():
 def test_the_models_command_lists_every_entry_with_package_and_licence(capsys):
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 + len(ALL)
-    for entry, line in zip(ALL, lines[1:], strict=True):
+    assert len(lines) == 1 + len(ALL) + len(NPM_MODELS)
+    for entry, line in zip(ALL, lines[1 : 1 + len(ALL)], strict=True):
         assert line.split()[:2] == [registry.FLAGS[entry.kind], entry.name]
         assert entry.package in line and entry.licence in line
+    for model, line in zip(NPM_MODELS.values(), lines[1 + len(ALL):], strict=True):  # fetched by `models install`
+        assert line.split()[:2] == ["install", model.name]
+        assert model.spec in line and model.licence in line
+
+
+def test_models_install_refuses_an_unknown_name_listing_the_known_ones(capsys, tmp_path):
+    assert main(["models", "install", "no-such-model", "--models-dir", str(tmp_path)]) == 2
+    assert "unknown model no-such-model; known: face-api" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing fetched, nothing written

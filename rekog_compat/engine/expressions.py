@@ -1,0 +1,203 @@
+"""Emotions from face-api's `face_expression` model (npm `@vladmandic/face-api`, MIT), run in numpy.
+
+The package ships the weights only (a TF.js weights manifest and one binary, uint8-quantized);
+the network is face-api's FaceExpressionNet, written here as its code defines it: four dense
+blocks of depthwise-separable convolutions over a 112x112 RGB crop, a 7x7 average pool, one fully
+connected layer and a softmax over 7 expressions. The crop is face-api's: the tightest box around
+the 68 landmarks padded by 20 %, padded to a square with black, resized bilinearly (TF's legacy
+resize). `tests/engine/test_expressions.py` checks this port against face-api itself (run by Node.js).
+
+Rekognition names 8 emotions; the model tells 7 (neutral is CALM, fearful is FEAR). It has no
+"confused": CONFUSED's confidence is the share of the model's belief that goes to no single
+expression, (1 - top probability) x (normalised entropy), and the other seven share the rest in
+proportion to the model's probabilities (docs/engine.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+INPUT_SIZE = 112
+MEAN_RGB = np.array([122.782, 117.001, 104.298], dtype=np.float32)
+BOX_PADDING = 0.2  # face-api's alignMinBbox: 20 % of the landmarks' box added (half each side)
+MODEL_LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
+REKOGNITION_TYPES = {
+    "neutral": "CALM",
+    "happy": "HAPPY",
+    "sad": "SAD",
+    "angry": "ANGRY",
+    "fearful": "FEAR",
+    "disgusted": "DISGUSTED",
+    "surprised": "SURPRISED",
+}
+MANIFEST = "face_expression_model-weights_manifest.json"
+
+
+def read_tfjs_weights(manifest_path: Path) -> dict[str, np.ndarray]:
+    """Every tensor of a TF.js weights manifest, dequantized to float32, by name."""
+    groups = json.loads(manifest_path.read_text())
+    weights: dict[str, np.ndarray] = {}
+    for group in groups:
+        data = b"".join((manifest_path.parent / path).read_bytes() for path in group["paths"])
+        offset = 0
+        for spec in group["weights"]:
+            shape = tuple(spec["shape"])
+            count = math.prod(shape)
+            quantization = spec.get("quantization")
+            if quantization:
+                dtype = np.dtype(quantization["dtype"])
+                raw = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+                values = raw.astype(np.float32) * np.float32(quantization["scale"]) + np.float32(quantization["min"])
+            else:
+                dtype = np.dtype(spec["dtype"])
+                values = np.frombuffer(data, dtype=dtype, count=count, offset=offset).astype(np.float32)
+            offset += count * dtype.itemsize
+            weights[spec["name"]] = values.reshape(shape)
+        if offset != len(data):
+            raise ValueError(f"{manifest_path.name}: {len(data) - offset} bytes left over after the last tensor")
+    return weights
+
+
+def _pad_same(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
+    """TF's 'same' padding of an NHWC tensor: the extra row/column goes below/right."""
+    def amounts(size: int) -> tuple[int, int]:
+        out = -(-size // stride)
+        total = max((out - 1) * stride + kernel - size, 0)
+        return total // 2, total - total // 2
+
+    return np.pad(x, ((0, 0), amounts(x.shape[1]), amounts(x.shape[2]), (0, 0)))
+
+
+def _windows(x: np.ndarray, kernel: int, stride: int) -> list[np.ndarray]:
+    """The kernel*kernel shifted views of a 'same'-padded input, row-major over the kernel."""
+    height, width = -(-x.shape[1] // stride), -(-x.shape[2] // stride)
+    padded = _pad_same(x, kernel, stride)
+    return [
+        padded[:, i : i + (height - 1) * stride + 1 : stride, j : j + (width - 1) * stride + 1 : stride, :]
+        for i in range(kernel)
+        for j in range(kernel)
+    ]
+
+
+def conv2d(x: np.ndarray, filters: np.ndarray, bias: np.ndarray, stride: int) -> np.ndarray:
+    kernel = filters.shape[0]
+    columns = np.concatenate(_windows(x, kernel, stride), axis=-1)  # (N, H, W, k*k*C), ordered (i, j, c)
+    return columns @ filters.reshape(-1, filters.shape[-1]) + bias
+
+
+def separable_conv2d(
+    x: np.ndarray, depthwise: np.ndarray, pointwise: np.ndarray, bias: np.ndarray, stride: int
+) -> np.ndarray:
+    kernel = depthwise.shape[0]
+    taps = depthwise[:, :, :, 0].reshape(kernel * kernel, -1)
+    out = np.zeros_like(_windows(x, 1, stride)[0])
+    for window, tap in zip(_windows(x, kernel, stride), taps, strict=True):
+        out += window * tap
+    return out @ pointwise[0, 0] + bias
+
+
+class ExpressionNet:
+    """face-api's FaceExpressionNet over its packaged weights."""
+
+    def __init__(self, weights: dict[str, np.ndarray]) -> None:
+        self._w = weights
+
+    @classmethod
+    def load(cls, model_dir: Path) -> ExpressionNet:
+        return cls(read_tfjs_weights(model_dir / MANIFEST))
+
+    def _separable(self, x: np.ndarray, name: str, stride: int) -> np.ndarray:
+        w = self._w
+        return separable_conv2d(
+            x, w[f"{name}/depthwise_filter"], w[f"{name}/pointwise_filter"], w[f"{name}/bias"], stride
+        )
+
+    def _dense_block(self, x: np.ndarray, block: str, first: bool) -> np.ndarray:
+        if first:
+            out1 = conv2d(x, self._w[f"{block}/conv0/filters"], self._w[f"{block}/conv0/bias"], 2)
+        else:
+            out1 = self._separable(x, f"{block}/conv0", 2)
+        out1 = np.maximum(out1, 0)
+        out2 = self._separable(out1, f"{block}/conv1", 1)
+        out3 = self._separable(np.maximum(out1 + out2, 0), f"{block}/conv2", 1)
+        out4 = self._separable(np.maximum(out1 + out2 + out3, 0), f"{block}/conv3", 1)
+        return np.maximum(out1 + out2 + out3 + out4, 0)
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 7) softmax over MODEL_LABELS for (N, 112, 112, 3) RGB crops in 0..255."""
+        x = (batch.astype(np.float32) - MEAN_RGB) / np.float32(255)
+        for index in range(4):
+            x = self._dense_block(x, f"dense{index}", first=index == 0)
+        pooled = x[:, :7, :7, :].mean(axis=(1, 2))  # avgPool 7x7, stride 2, valid, over a 7x7 map
+        logits = pooled @ self._w["fc/weights"] + self._w["fc/bias"]
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+
+def face_box(points: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """face-api's crop for a face: the landmarks' box padded by 20 %, floored, clipped to the image
+    (left, top, right, bottom); at least one pixel."""
+    left, top = points.min(axis=0)
+    right, bottom = points.max(axis=0)
+    pad_x, pad_y = (right - left) * BOX_PADDING, (bottom - top) * BOX_PADDING
+    x0 = max(0, math.floor(left - pad_x / 2))
+    y0 = max(0, math.floor(top - pad_y / 2))
+    x1 = min(width, math.floor(right + pad_x / 2))
+    y1 = min(height, math.floor(bottom + pad_y / 2))
+    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
+
+
+def square_input(crop: np.ndarray) -> np.ndarray:
+    """The crop padded to a square with black (centred, as face-api pads) and resized to 112x112 with
+    TF's legacy bilinear resize (no half-pixel centres, no aligned corners)."""
+    height, width = crop.shape[:2]
+    diff = abs(height - width)
+    append = math.floor(diff * 0.5 + 0.5)  # JavaScript's Math.round: halves round up
+    prepend = diff - append
+    if height > width:
+        crop = np.pad(crop, ((0, 0), (prepend, append), (0, 0)))
+    elif width > height:
+        crop = np.pad(crop, ((prepend, append), (0, 0), (0, 0)))
+    size = crop.shape[0]
+    scale = size / INPUT_SIZE
+    src = np.arange(INPUT_SIZE, dtype=np.float64) * scale
+    low = np.floor(src).astype(int)
+    high = np.minimum(low + 1, size - 1)
+    frac = (src - low).astype(np.float32)
+    image = crop.astype(np.float32)
+    rows = image[low] * (1 - frac)[:, None, None] + image[high] * frac[:, None, None]
+    return rows[:, low] * (1 - frac)[None, :, None] + rows[:, high] * frac[None, :, None]
+
+
+def rekognition_emotions(probabilities: np.ndarray) -> list[dict[str, Any]]:
+    """Rekognition's 8 Emotions (Type, Confidence 0..100), highest first, from the model's 7."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    entropy = float(-(p * np.log(np.clip(p, 1e-12, None))).sum() / math.log(len(p)))
+    confused = (1.0 - float(p.max())) * entropy
+    kept = 100.0 * (1.0 - confused)
+    found = {REKOGNITION_TYPES[label]: kept * float(q) for label, q in zip(MODEL_LABELS, p, strict=True)}
+    found["CONFUSED"] = 100.0 * confused
+    ranked = sorted(found.items(), key=lambda item: -item[1])
+    return [{"Type": name, "Confidence": confidence} for name, confidence in ranked]
+
+
+class Expressions:
+    """Emotions of faces whose landmarks are already known (loaded once; read-only, so thread-safe)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self._net = ExpressionNet.load(model_dir)
+
+    def probabilities(self, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
+        height, width = rgb.shape[:2]
+        left, top, right, bottom = face_box(points, width, height)
+        batch = square_input(rgb[top:bottom, left:right])[np.newaxis]
+        return self._net.probabilities(batch)[0]
+
+    def predict(self, rgb: np.ndarray, points: np.ndarray) -> dict[str, Any]:
+        return {"Emotions": rekognition_emotions(self.probabilities(rgb, points))}

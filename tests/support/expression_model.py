@@ -1,0 +1,33 @@
+"""Where the Emotions model (`rekog-compat models install face-api`) is for the tests, if installed.
+
+The tests look where the server looks by default (`<default data dir>/models`) unless
+REKOG_COMPAT_MODELS_DIR says otherwise, and pass that on to every server they start (conftest.py),
+so DetectFaces and IndexFaces answer Emotions there. `.ci/run` installs it; elsewhere the tests that
+need it skip, naming the command.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rekog_compat.config import default_data_dir, default_models_dir
+from rekog_compat.engine.npm_models import FACE_API
+
+MODELS_DIR_ENV = "REKOG_COMPAT_MODELS_DIR"
+
+
+def installed_models_dir() -> Path | None:
+    """The models dir holding an intact face-api install, or None."""
+    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir(default_data_dir()))
+    return models_dir if FACE_API.locate(models_dir) is not None else None
+
+
+def expression_model_dir() -> Path:
+    """The installed face_expression model's folder; skips the calling test when it is not installed."""
+    models_dir = installed_models_dir()
+    if models_dir is None:
+        pytest.skip(f"the Emotions model is not installed: {FACE_API.install_command}")
+    return FACE_API.directory(models_dir)
