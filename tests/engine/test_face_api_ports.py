@@ -1,4 +1,5 @@
-"""The Emotions model (face-api's face_expression, run in numpy) on real photos, against face-api itself."""
+"""face-api's networks ported to numpy (Emotions, the SSD MobileNet detector) on real photos, against face-api
+itself run by Node.js (tests/js/face_api.cjs)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from rekog_compat.engine.expressions import (
     ExpressionNet,
     Expressions,
     face_box,
-    read_tfjs_weights,
     rekognition_emotions,
     square_input,
 )
 from rekog_compat.engine.npm_models import FACE_API
+from rekog_compat.engine.ssd_mobilenet import INPUT_SIZE, MIN_SCORE, NMS_IOU, SsdMobilenetDetector, suppress, tiles
+from rekog_compat.engine.tfjs import pad_to_square, read_tfjs_weights, resize_bilinear
 from rekog_compat.engine.weights import EngineUnavailable
 from tests.engine.conftest import rgb
 from tests.support.expression_model import expression_model_dir
@@ -51,7 +53,7 @@ def test_the_numpy_port_gives_what_face_api_gives_on_real_faces(engine):
         left, top, right, bottom = face_box(face.points, image.shape[1], image.shape[0])
         crops.append(image[top:bottom, left:right])
     payload = json.dumps([{"h": c.shape[0], "w": c.shape[1], "data": c.reshape(-1).tolist()} for c in crops])
-    done = subprocess.run(["node", "face_expressions.cjs", str(model_dir)], cwd=node_dir, input=payload,
+    done = subprocess.run(["node", "face_api.cjs", "expressions", str(model_dir)], cwd=node_dir, input=payload,
                           capture_output=True, text=True, timeout=300, check=True)
     expected = np.array(json.loads(done.stdout))
     net = ExpressionNet.load(model_dir)
@@ -59,6 +61,50 @@ def test_the_numpy_port_gives_what_face_api_gives_on_real_faces(engine):
     assert expected.shape == ours.shape == (12, 7)
     assert np.abs(ours - expected).max() < 1e-4
     assert len(set(ours.argmax(axis=1))) > 1  # real faces, more than one expression among them
+
+
+def face_api(mode: str, images: list[np.ndarray]) -> list:
+    payload = json.dumps([{"h": i.shape[0], "w": i.shape[1], "data": i.reshape(-1).tolist()} for i in images])
+    done = subprocess.run(["node", "face_api.cjs", mode, str(expression_model_dir())], cwd=js_dir(), input=payload,
+                          capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(done.stdout)
+
+
+def test_the_ssd_port_finds_the_boxes_face_api_finds_in_one_pass():
+    """One 512-px pass, as face-api's locateFaces makes it: the same faces, boxes within a pixel, same scores."""
+    model_dir = expression_model_dir()
+    root = facedata_dir()
+    images = [rgb(root / "nonface_and_bad_inputs/faces_public_domain_and_formats/skimage_astronaut.png")]
+    images += [rgb(path) for path in sorted((root / "wider_face_val_subset/images").glob("*/*.jpg"))[:3]]
+    expected = face_api("ssd", images)
+    net = SsdMobilenetDetector(model_dir)._net
+    for image, theirs in zip(images, expected, strict=True):
+        square = pad_to_square(image, centred=False)
+        boxes, scores = net.forward(resize_bilinear(square, INPUT_SIZE)[np.newaxis])
+        corners = np.clip(boxes[0], 0, 1)[:, [1, 0, 3, 2]] * square.shape[0]
+        ours = [(float(scores[0][i]), *corners[i]) for i in suppress(corners, scores[0], NMS_IOU, MIN_SCORE)]
+        assert len(ours) == len(theirs) and theirs, (len(ours), len(theirs))
+        for (score, x0, y0, x1, y1), (their_score, left, top, width, height) in zip(
+            sorted(ours), sorted(theirs), strict=True
+        ):
+            assert abs(score - their_score) < 1e-3
+            assert np.allclose([x0, y0, x1, y1], [left, top, left + width, top + height], atol=1.0)
+
+
+def test_tiles_cover_a_large_image_and_leave_a_small_one_whole():
+    assert tiles(400, 300) == [(0, 0, 400)]
+    assert len(tiles(1200, 1200)) == 5  # the whole image and 2 x 2 tiles
+    found = tiles(1920, 1080)  # wider than tall: the tiles span its height, two along its width
+    assert found[0] == (0, 0, 1920) and len(found) == 3
+    for left, top, side in found[1:]:
+        assert left >= 0 and left + side <= 1920 and top >= 0  # a tile may reach below a wide image's bottom
+    assert {left for left, _, _ in found[1:]} == {0, 1920 - found[1][2]}
+
+
+def test_the_ssd_detector_on_blank_tiny_and_odd_images_finds_no_face_and_does_not_fail():
+    detector = SsdMobilenetDetector(expression_model_dir())
+    for shape in ((1, 1, 3), (1, 500, 3), (3, 3, 3), (480, 640, 3), (1080, 1920, 3)):
+        assert detector.detect(np.zeros(shape, dtype=np.uint8)) == []
 
 
 def test_happy_as_the_top_emotion_agrees_with_the_smile_measure(engine):

@@ -1,0 +1,113 @@
+"""TF.js models in numpy: their weights files read, and the few layers face-api's networks are made of.
+
+face-api's npm package ships weights only (a weights manifest and binary shards, mostly
+uint8-quantized); its networks are small stacks of these layers, written with TF.js's semantics
+('same' padding puts the odd row/column below/right), so the ports reproduce face-api's numbers
+(tests/engine/test_face_api_ports.py runs face-api itself for comparison).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+
+def read_tfjs_weights(manifest_path: Path) -> dict[str, np.ndarray]:
+    """Every tensor of a TF.js weights manifest, dequantized to float32, by name."""
+    groups = json.loads(manifest_path.read_text())
+    weights: dict[str, np.ndarray] = {}
+    for group in groups:
+        data = b"".join((manifest_path.parent / path).read_bytes() for path in group["paths"])
+        offset = 0
+        for spec in group["weights"]:
+            shape = tuple(spec["shape"])
+            count = math.prod(shape)
+            quantization = spec.get("quantization")
+            if quantization:
+                dtype = np.dtype(quantization["dtype"])
+                raw = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+                values = raw.astype(np.float32) * np.float32(quantization["scale"]) + np.float32(quantization["min"])
+            else:
+                dtype = np.dtype(spec["dtype"])
+                values = np.frombuffer(data, dtype=dtype, count=count, offset=offset).astype(np.float32)
+            offset += count * dtype.itemsize
+            weights[spec["name"]] = values.reshape(shape)
+        if offset != len(data):
+            raise ValueError(f"{manifest_path.name}: {len(data) - offset} bytes left over after the last tensor")
+    return weights
+
+
+def _pad_same(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
+    """TF's 'same' padding of an NHWC tensor: the extra row/column goes below/right."""
+    def amounts(size: int) -> tuple[int, int]:
+        out = -(-size // stride)
+        total = max((out - 1) * stride + kernel - size, 0)
+        return total // 2, total - total // 2
+
+    return np.pad(x, ((0, 0), amounts(x.shape[1]), amounts(x.shape[2]), (0, 0)))
+
+
+def _windows(x: np.ndarray, kernel: int, stride: int) -> list[np.ndarray]:
+    """The kernel*kernel shifted views of a 'same'-padded input, row-major over the kernel."""
+    height, width = -(-x.shape[1] // stride), -(-x.shape[2] // stride)
+    padded = _pad_same(x, kernel, stride)
+    return [
+        padded[:, i : i + (height - 1) * stride + 1 : stride, j : j + (width - 1) * stride + 1 : stride, :]
+        for i in range(kernel)
+        for j in range(kernel)
+    ]
+
+
+def conv2d(x: np.ndarray, filters: np.ndarray, bias: np.ndarray, stride: int) -> np.ndarray:
+    """tf.conv2d ('same') plus a bias, as one matrix product over the kernel's shifted views."""
+    kernel = filters.shape[0]
+    columns = np.concatenate(_windows(x, kernel, stride), axis=-1)  # (N, H, W, k*k*C), ordered (i, j, c)
+    return columns @ filters.reshape(-1, filters.shape[-1]) + bias
+
+
+def depthwise_conv2d(x: np.ndarray, filters: np.ndarray, stride: int) -> np.ndarray:
+    """tf.depthwiseConv2d with 'same' padding and a channel multiplier of 1 (filters: k, k, C, 1)."""
+    kernel = filters.shape[0]
+    taps = filters[:, :, :, 0].reshape(kernel * kernel, -1)
+    windows = _windows(x, kernel, stride)
+    out = np.zeros_like(windows[0])
+    for window, tap in zip(windows, taps, strict=True):
+        out += window * tap
+    return out
+
+
+def separable_conv2d(
+    x: np.ndarray, depthwise: np.ndarray, pointwise: np.ndarray, bias: np.ndarray, stride: int
+) -> np.ndarray:
+    """tf.separableConv2d ('same') plus a bias."""
+    return depthwise_conv2d(x, depthwise, stride) @ pointwise[0, 0] + bias
+
+
+def pad_to_square(image: np.ndarray, centred: bool) -> np.ndarray:
+    """face-api's padToSquare: black rows or columns added to make an HxWxC image square, all after
+    it, or (centred) split with the larger half after (JavaScript's Math.round: halves round up)."""
+    height, width = image.shape[:2]
+    diff = abs(height - width)
+    after = math.floor(diff * 0.5 + 0.5) if centred else diff
+    before = diff - after
+    if height > width:
+        return np.pad(image, ((0, 0), (before, after), (0, 0)))
+    if width > height:
+        return np.pad(image, ((before, after), (0, 0), (0, 0)))
+    return image
+
+
+def resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
+    """tf.image.resizeBilinear of a square HxWxC image to size x size, float32, as TF.js does by default
+    (no aligned corners, no half-pixel centres: source = destination x scale)."""
+    source = image.shape[0]
+    position = np.arange(size, dtype=np.float64) * (source / size)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, source - 1)
+    frac = (position - low).astype(np.float32)
+    pixels = image.astype(np.float32)
+    rows = pixels[low] * (1 - frac)[:, None, None] + pixels[high] * frac[:, None, None]
+    return rows[:, low] * (1 - frac)[None, :, None] + rows[:, high] * frac[None, :, None]
