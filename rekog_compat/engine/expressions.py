@@ -80,12 +80,12 @@ class ExpressionNet:
 
 def face_box(points: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
     """face-api's crop for a face: the landmarks' box padded by 20 %, floored, clipped to the image
-    (left, top, right, bottom); at least one pixel."""
+    (left, top, right, bottom); at least one pixel of the image, wherever the landmarks lie."""
     left, top = points.min(axis=0)
     right, bottom = points.max(axis=0)
     pad_x, pad_y = (right - left) * BOX_PADDING, (bottom - top) * BOX_PADDING
-    x0 = max(0, math.floor(left - pad_x / 2))
-    y0 = max(0, math.floor(top - pad_y / 2))
+    x0 = min(max(0, math.floor(left - pad_x / 2)), width - 1)
+    y0 = min(max(0, math.floor(top - pad_y / 2)), height - 1)
     x1 = min(width, math.floor(right + pad_x / 2))
     y1 = min(height, math.floor(bottom + pad_y / 2))
     return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)

@@ -7,8 +7,9 @@ carry (`Output/extra_dim`), sigmoid scores, non-maximum suppression at IoU 0.5.
 
 One 512-px pass sees a face of 40 px in a 1024-px photo as 20 px, below what the smallest anchors
 find well; so a large image is also searched in overlapping tiles (`TILES` x `TILES`, each 1.3x a
-grid cell), and the passes' boxes are merged by the same suppression (benchmarks/detectors.py
-measures the choice).
+grid cell), a close-up is also searched zoomed out (a face filling the input is scored low), and
+the passes' boxes are merged by the same suppression, which also drops a box lying 80 % inside a
+better one (benchmarks/detectors.py measures the choice).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ MANIFEST = "ssd_mobilenetv1_model-weights_manifest.json"
 DOWNSAMPLING_BLOCKS = (2, 4, 6, 12)
 MIN_SCORE = 0.5  # face-api's default minConfidence
 NMS_IOU = 0.5  # face-api's
+CONTAINED = 0.8  # merging passes: a box this much inside another is the same face
 TILES = 2  # tiles per side, besides the whole image
 TILE_OVERLAP = 1.3  # a tile's side over the grid cell's
 TILE_FROM_PX = 600  # images whose long side is at least this are also searched in tiles
@@ -88,8 +90,12 @@ class SsdMobilenetNet:
         return boxes, 1 / (1 + np.exp(-classes[..., 1]))
 
 
-def suppress(boxes: np.ndarray, scores: np.ndarray, iou: float, min_score: float) -> list[int]:
-    """Greedy non-maximum suppression: indices of the kept boxes (x0, y0, x1, y1), best first."""
+def suppress(
+    boxes: np.ndarray, scores: np.ndarray, iou: float, min_score: float, contained: float = 1.0
+) -> list[int]:
+    """Greedy non-maximum suppression: indices of the kept boxes (x0, y0, x1, y1), best first. A box is
+    dropped when it overlaps a kept one by more than `iou`, or when more than `contained` of the smaller
+    of the two lies in the other (one face seen by two passes at two scales)."""
     order = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] > min_score]
     kept: list[int] = []
     areas = np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
@@ -100,17 +106,21 @@ def suppress(boxes: np.ndarray, scores: np.ndarray, iou: float, min_score: float
             height = np.clip(np.minimum(others[:, 3], boxes[i, 3]) - np.maximum(others[:, 1], boxes[i, 1]), 0, None)
             inter = width * height
             union = areas[kept] + areas[i] - inter
-            if np.any(inter > iou * np.where(union > 0, union, np.inf)):
+            smaller = np.minimum(areas[kept], areas[i])
+            if np.any(inter > iou * np.where(union > 0, union, np.inf)) or np.any(
+                inter > contained * np.where(smaller > 0, smaller, np.inf)
+            ):
                 continue
         kept.append(i)
     return kept
 
 
 def tiles(width: int, height: int) -> list[tuple[int, int, int]]:
-    """(left, top, side) of every square the detector looks at: the whole image, and for a large one
-    TILES x TILES overlapping tiles."""
+    """(left, top, side) of every square the detector looks at: the image zoomed out (centred in a
+    square of twice its long side: a close-up face fills too much of one pass to be found), the whole
+    image, and for a large one TILES x TILES overlapping tiles. A square may reach past the image."""
     side = max(width, height)
-    found = [(0, 0, side)]
+    found = [((width - 2 * side) // 2, (height - 2 * side) // 2, 2 * side), (0, 0, side)]
     if side < TILE_FROM_PX:
         return found
     tile = int(side / TILES * TILE_OVERLAP)
@@ -120,6 +130,17 @@ def tiles(width: int, height: int) -> list[tuple[int, int, int]]:
             top = round(row * max(height - tile, 0) / (TILES - 1))
             found.append((left, top, tile))
     return list(dict.fromkeys(found))  # along a side no longer than a tile, one tile is enough
+
+
+def _square(rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
+    """The side x side square of the image at (left, top), black where it reaches past the image; a square
+    that starts inside the image and reaches past its bottom or right is face-api's padToSquare of the crop."""
+    if left >= 0 and top >= 0:
+        return pad_to_square(rgb[top : top + side, left : left + side], centred=False)
+    height, width = rgb.shape[:2]
+    square = np.zeros((side, side, 3), dtype=rgb.dtype)
+    square[-top : -top + height, -left : -left + width] = rgb
+    return square
 
 
 class SsdMobilenetDetector:
@@ -138,8 +159,7 @@ class SsdMobilenetDetector:
         boxes: list[np.ndarray] = []
         scores: list[np.ndarray] = []
         for left, top, side in tiles(width, height):
-            crop = rgb[top : top + side, left : left + side]
-            square = pad_to_square(crop, centred=False)
+            square = _square(rgb, left, top, side)
             batch = resize_bilinear(square, INPUT_SIZE)[np.newaxis]
             with self._lock:
                 found, score = self._net.forward(batch)
@@ -151,7 +171,9 @@ class SsdMobilenetDetector:
             scores.append(score[0][keep])
         every = np.concatenate(boxes) if boxes else np.zeros((0, 4))
         every_score = np.concatenate(scores) if scores else np.zeros(0)
+        kept = suppress(every, every_score, NMS_IOU, MIN_SCORE, CONTAINED)
         return [
-            Detection(float(b[0]), float(b[1]), float(min(b[2], width)), float(min(b[3], height)), 100 * float(s))
-            for b, s in ((every[i], every_score[i]) for i in suppress(every, every_score, NMS_IOU, MIN_SCORE))
+            Detection(max(0.0, float(b[0])), max(0.0, float(b[1])), float(min(b[2], width)), float(min(b[3], height)),
+                      100 * float(s))
+            for b, s in zip(every[kept], every_score[kept], strict=True)
         ]

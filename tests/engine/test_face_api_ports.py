@@ -92,13 +92,23 @@ def test_the_ssd_port_finds_the_boxes_face_api_finds_in_one_pass():
 
 
 def test_tiles_cover_a_large_image_and_leave_a_small_one_whole():
-    assert tiles(400, 300) == [(0, 0, 400)]
-    assert len(tiles(1200, 1200)) == 5  # the whole image and 2 x 2 tiles
+    zoomed_out, whole = (-200, -250, 800), (0, 0, 400)  # centred in twice its long side; as it is
+    assert tiles(400, 300) == [zoomed_out, whole]
+    assert len(tiles(1200, 1200)) == 2 + 4  # and 2 x 2 tiles
     found = tiles(1920, 1080)  # wider than tall: the tiles span its height, two along its width
-    assert found[0] == (0, 0, 1920) and len(found) == 3
-    for left, top, side in found[1:]:
-        assert left >= 0 and left + side <= 1920 and top >= 0  # a tile may reach below a wide image's bottom
-    assert {left for left, _, _ in found[1:]} == {0, 1920 - found[1][2]}
+    assert found[1] == (0, 0, 1920) and len(found) == 2 + 2
+    for left, top, side in found[2:]:
+        assert left >= 0 and left + side <= 1920 and top == 0
+    assert {left for left, _, _ in found[2:]} == {0, 1920 - found[2][2]}
+
+
+def test_a_close_up_face_is_found_by_the_zoomed_out_pass():
+    """LFW's portraits: one pass over the photo scores the face 0.2 (it fills too much of the input)."""
+    detector = SsdMobilenetDetector(expression_model_dir())
+    image = rgb(facedata_dir() / "lfw_dev/Abel_Pacheco/Abel_Pacheco_0003.jpg")
+    found = detector.detect(image)
+    assert len(found) == 1 and found[0].confidence > 90
+    assert 40 < found[0].left < found[0].right < 210 and 40 < found[0].top < found[0].bottom < 220
 
 
 def test_the_ssd_detector_on_blank_tiny_and_odd_images_finds_no_face_and_does_not_fail():
@@ -140,6 +150,7 @@ def test_rekognition_emotions_are_eight_sorted_and_sum_to_100():
     [
         ((480, 640, 3), np.array([[0.0, 0.0], [0.4, 0.6]])),  # a face of under a pixel, at the corner
         ((480, 640, 3), np.array([[630.0, 300.0], [660.0, 500.0]])),  # reaching past the right edge
+        ((480, 640, 3), np.array([[700.0, 500.0], [760.0, 560.0]])),  # wholly outside, below right
         ((1, 1, 3), np.array([[0.0, 0.0], [0.0, 0.0]])),  # a one-pixel image
         ((200, 40, 3), np.array([[0.0, 0.0], [39.0, 199.0]])),  # tall and thin
     ],
