@@ -52,11 +52,15 @@ def hog_confidence(score: float) -> float:
     return 100.0 * (1.0 - 0.5 * math.exp(-2.5 * max(score, 0.0)))
 
 
+def smallest_face_px(width: int, height: int) -> float:
+    """The smallest face Rekognition must find in an image of this size: 40 px up to a 1080-px short side."""
+    return MIN_FACE_PX * max(1.0, min(width, height) / REFERENCE_SHORT_SIDE)
+
+
 def detection_scale(width: int, height: int) -> float:
     """How much to resize an image so that the smallest face Rekognition must find fills
     the HOG window: x2 up to a 1080-px short side, less for larger images (bounded work)."""
-    smallest_face = MIN_FACE_PX * max(1.0, min(width, height) / REFERENCE_SHORT_SIDE)
-    return HOG_MIN_FACE_PX / smallest_face
+    return HOG_MIN_FACE_PX / smallest_face_px(width, height)
 
 
 def _resized_for_detection(gray: np.ndarray) -> tuple[np.ndarray, int, float]:
