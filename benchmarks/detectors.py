@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from harness.facedata import facedata_location
 from rekog_compat.config import default_data_dir, default_models_dir
 from rekog_compat.engine import registry
 from rekog_compat.engine.detection import Detection, Detector
+from rekog_compat.options import MODELS_DIR
 
 Box = tuple[float, float, float, float]
 
@@ -100,8 +100,7 @@ def main() -> None:
     parser.add_argument("--detectors", default="dlib,ssd-mobilenet")
     parser.add_argument("--min-scores", default="0", help="comma-separated, 0..1")
     parser.add_argument("--lfw", action="store_true")
-    parser.add_argument("--models-dir", default=os.environ.get("REKOG_COMPAT_MODELS_DIR")
-                        or default_models_dir(default_data_dir()))
+    MODELS_DIR.add(parser)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     data = facedata_location()
@@ -110,7 +109,7 @@ def main() -> None:
     min_scores = [float(score) for score in args.min_scores.split(",")]
     results = {}
     for name in args.detectors.split(","):
-        detector = registry.detector(name).build(args.models_dir)
+        detector = registry.detector(name).build(args.models_dir or default_models_dir(default_data_dir()))
         result: dict[str, Any] = {"wider": wider(detector, data / "wider_face_val_subset", min_scores)}
         if args.lfw:
             result["lfw_dev"] = lfw_without_a_face(detector, data / "lfw_dev", min(min_scores))

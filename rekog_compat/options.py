@@ -101,7 +101,8 @@ ANN_MIN_FACES = Option(
 )
 STORE_OPTIONS = (DATA_DIR, STORE, MODEL, DETECTOR, ANN_MIN_FACES)
 MODELS_DIR = Option(
-    "--models-dir", "MODELS_DIR", "where `rekog-compat models install` puts models fetched from npm (Emotions)",
+    "--models-dir", "MODELS_DIR",
+    "where `rekog-compat models install` puts models fetched from npm (Emotions, ssd-mobilenet)",
     shown_default="<data dir>/models", field="models_dir",
 )
 

@@ -14,7 +14,6 @@ better one (benchmarks/detectors.py measures the choice).
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -154,7 +153,6 @@ class SsdMobilenetDetector:
 
     def __init__(self, model_dir: Path) -> None:
         self._net = SsdMobilenetNet.load(model_dir)
-        self._lock = threading.Lock()  # numpy runs it on every core already; one pass at a time
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
@@ -165,16 +163,14 @@ class SsdMobilenetDetector:
         for left, top, side in tiles(width, height):
             square = _square(rgb, left, top, side)
             batch = resize_bilinear(square, INPUT_SIZE)[np.newaxis]
-            with self._lock:
-                found, score = self._net.forward(batch)
+            found, score = self._net.forward(batch)  # read-only weights: concurrent calls are safe
             scale = square.shape[0]
             keep = score[0] > MIN_SCORE
             relative = np.clip(found[0][keep], 0, 1)
             boxes.append(np.stack([left + relative[:, 1] * scale, top + relative[:, 0] * scale,
                                    left + relative[:, 3] * scale, top + relative[:, 2] * scale], axis=1))
             scores.append(score[0][keep])
-        every = np.concatenate(boxes) if boxes else np.zeros((0, 4))
-        every_score = np.concatenate(scores) if scores else np.zeros(0)
+        every, every_score = np.concatenate(boxes), np.concatenate(scores)  # tiles() gives at least two squares
         large = np.minimum(every[:, 2] - every[:, 0], every[:, 3] - every[:, 1]) >= (
             MIN_SIDE_FRACTION * smallest_face_px(width, height)
         )  # before the suppression, so that a part of a face cannot suppress the face
