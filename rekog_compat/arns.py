@@ -20,3 +20,9 @@ def parse_collection_arn(arn: str) -> tuple[Scope, str] | None:
         return None
     region, account, collection_id = match.groups()
     return Scope(account, region), collection_id
+
+
+def region_of(arn: str) -> str | None:
+    """The region field of any ARN (arn:partition:service:region:account:resource), if it has one."""
+    parts = arn.split(":")
+    return parts[3] or None if len(parts) >= 6 and parts[0] == "arn" else None

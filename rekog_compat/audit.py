@@ -30,7 +30,8 @@ GENESIS = "0" * 64
 AUDITED_OPERATIONS = frozenset({
     "IndexFaces", "ListFaces", "DeleteFaces", "SearchFaces", "SearchFacesByImage", "CompareFaces",
     "DetectFaces", "DeleteCollection", "CreateUser", "DeleteUser", "ListUsers", "AssociateFaces",
-    "DisassociateFaces", "SearchUsers", "SearchUsersByImage",
+    "DisassociateFaces", "SearchUsers", "SearchUsersByImage", "StartFaceDetection", "GetFaceDetection",
+    "StartFaceSearch", "GetFaceSearch",
 })
 
 
@@ -185,8 +186,14 @@ def _match_entries(response: dict[str, Any]) -> list[dict[str, Any]]:
         entries += [{"FaceId": face_id} for face_id in response.get(key, [])]
     for key in ("AssociatedFaces", "DisassociatedFaces"):
         entries += [{"FaceId": item["FaceId"]} for item in response.get(key, [])]
-    for face in response.get("Faces", []):
-        entries.append({k: face[k] for k in ("FaceId", "ExternalImageId") if k in face})
+    for face in response.get("Faces", []):  # ListFaces (GetFaceDetection's faces name no stored face)
+        if "FaceId" in face:
+            entries.append({k: face[k] for k in ("FaceId", "ExternalImageId") if k in face})
+    for person in response.get("Persons", []):  # GetFaceSearch
+        for match in person.get("FaceMatches", []):
+            face = match["Face"]
+            entry = {k: face[k] for k in ("FaceId", "ExternalImageId") if k in face}
+            entries.append({**entry, "Similarity": match.get("Similarity"), "Timestamp": person.get("Timestamp")})
     return entries
 
 

@@ -55,6 +55,9 @@ class ServerConfig:
     ann_nprobe: int = AnnSettings.nprobe
     read_timeout: float = DEFAULT_READ_TIMEOUT_S  # an incomplete request idle this long is answered 408 and closed
     models_dir: str | None = None  # models installed from npm; default: <data dir>/models
+    sns_endpoint_url: str | None = None  # where video jobs' completion notifications are published; None: AWS
+    video_sample_rate: float = 3.0  # frames per second of video a job analyses
+    video_jobs: int = 1  # video jobs run at once, per server process
 
     @property
     def tls(self) -> bool:
@@ -87,6 +90,8 @@ class ServerConfig:
             raise ValueError("--threads and --workers must be at least 1")
         if not self.read_timeout > 0:
             raise ValueError("--read-timeout must be more than 0 seconds")
+        if not 0 < self.video_sample_rate <= 60 or self.video_jobs < 1:
+            raise ValueError("--video-sample-rate must be more than 0 and at most 60, --video-jobs at least 1")
         if not REGION.fullmatch(self.default_region):
             raise ValueError(f"--default-region {self.default_region!r} is not a region name (e.g. us-east-1)")
 

@@ -6,13 +6,16 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .audit import AuditLog
 from .config import ServerConfig
 from .engine import FaceEngine
 from .images import LoadedImage, S3ImageReader, load_image
 from .store import Scope, Store
+
+if TYPE_CHECKING:
+    from .video.runner import VideoJobRunner
 
 
 @dataclass
@@ -24,6 +27,7 @@ class Services:
     engine: FaceEngine
     s3: S3ImageReader
     audit: AuditLog | None = None
+    video: VideoJobRunner | None = None  # runs the stored-video jobs; None: this process runs none
 
     @property
     def face_model_version(self) -> str:

@@ -88,6 +88,16 @@ class InvalidS3ObjectException(AwsError):
     default_message = "Unable to get object metadata from S3. Check object key, region and/or access permissions."
 
 
+class VideoTooLargeException(AwsError):
+    code = "VideoTooLargeException"
+    default_message = "The file size or duration of the supplied media is too large. The maximum file size is 10GB."
+
+
+class LimitExceededException(AwsError):
+    code = "LimitExceededException"
+    default_message = "Too many concurrent jobs: at most 20 video jobs can be in progress at once."
+
+
 class RequestTimeoutException(AwsError):
     """A request that stopped arriving (headers or body) for longer than the server's read timeout.
 

@@ -30,6 +30,7 @@ from .errors import (
     InvalidImageFormatException,
     InvalidParameterException,
     InvalidS3ObjectException,
+    VideoTooLargeException,
 )
 from .image_integrity import require_complete
 
@@ -129,11 +130,8 @@ class S3ImageReader:
         The size is checked from ContentLength before the body is read, and at most limit+1 bytes are
         ever read, so a huge (or lying) object cannot exhaust memory.
         """
-        kwargs: dict[str, str] = {"Bucket": bucket, "Key": name}
-        if version:
-            kwargs["VersionId"] = version
         try:
-            response = self._s3().get_object(**kwargs)
+            response = self._s3().get_object(**self._key(bucket, name, version))
             body = response["Body"]
             try:
                 length = response.get("ContentLength")
@@ -150,6 +148,37 @@ class S3ImageReader:
         if len(data) > MAX_S3_IMAGE_BYTES:
             raise ImageTooLargeException()
         return data
+
+    @staticmethod
+    def _key(bucket: str, name: str, version: str | None) -> dict[str, str]:
+        return {"Bucket": bucket, "Key": name, **({"VersionId": version} if version else {})}
+
+    def size(self, bucket: str, name: str, version: str | None) -> int:
+        """The object's size in bytes (HEAD); InvalidS3ObjectException when it cannot be read."""
+        try:
+            length = self._s3().head_object(**self._key(bucket, name, version)).get("ContentLength")
+        except (ClientError, BotoCoreError, HTTPError, OSError, ValueError) as exc:
+            raise InvalidS3ObjectException() from exc
+        return int(length or 0)
+
+    def download(self, bucket: str, name: str, version: str | None, path: str, max_bytes: int) -> int:
+        """Copy the object to `path` in chunks (a video may be gigabytes); its size. InvalidS3ObjectException
+        when it cannot be read, VideoTooLargeException past `max_bytes` (at most max_bytes+1 are written)."""
+        written = 0
+        try:
+            body = self._s3().get_object(**self._key(bucket, name, version))["Body"]
+            try:
+                with open(path, "wb") as out:
+                    for chunk in iter(lambda: body.read(1 << 20), b""):
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise VideoTooLargeException()
+                        out.write(chunk)
+            finally:
+                body.close()
+        except (ClientError, BotoCoreError, HTTPError, OSError, ValueError) as exc:
+            raise InvalidS3ObjectException() from exc
+        return written
 
 
 def load_image(image: Mapping[str, Any], s3: S3ImageReader) -> LoadedImage:

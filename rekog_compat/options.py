@@ -153,6 +153,12 @@ SERVE_OPTIONS = (
     Option("--ann-nprobe", "ANN_NPROBE", "clusters an approximate search visits: more is slower, closer to exact",
            default=AnnSettings.nprobe, type=int, field="ann_nprobe"),
     MODELS_DIR,
+    Option("--sns-endpoint-url", "SNS_ENDPOINT_URL", "SNS API endpoint video jobs publish their completion to "
+           "(NotificationChannel)", shown_default="AWS", field="sns_endpoint_url"),
+    Option("--video-sample-rate", "VIDEO_SAMPLE_RATE", "frames per second of video that StartFaceDetection and "
+           "StartFaceSearch analyse", default=ServerConfig.video_sample_rate, type=float, field="video_sample_rate"),
+    Option("--video-jobs", "VIDEO_JOBS", "video jobs run at once, per server process (the others wait their turn)",
+           default=ServerConfig.video_jobs, type=int, field="video_jobs"),
     Option("--log-level", "LOG_LEVEL", "logging level", default="INFO"),
 )
 

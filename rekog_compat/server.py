@@ -71,6 +71,15 @@ def build_services(config: ServerConfig) -> Services:
     return Services(config=config, store=store, engine=engine, s3=S3ImageReader(config.s3_endpoint_url), audit=audit)
 
 
+def start_video_jobs(services: Services) -> Services:
+    """Start this process's stored-video runners (they claim queued jobs, resumed ones included)."""
+    from .video.runner import VideoJobRunner
+
+    services.video = VideoJobRunner(services, services.config.video_jobs, services.config.video_sample_rate)
+    services.video.start()
+    return services
+
+
 def _accounts(config: ServerConfig) -> AccountResolver:
     accounts = AccountResolver.from_file(
         config.accounts_file, config.default_account, config.default_region, config.credentials_file
@@ -100,7 +109,7 @@ def serve(config: ServerConfig) -> None:
             log.info("TLS: serving under gunicorn with one worker (waitress has no TLS)")
         serve_workers(config, accounts)
         return
-    services = build_services(config)
+    services = start_video_jobs(build_services(config))
     # InFlight outermost: a request waiting in the admission queue is in flight too, and SIGTERM waits for it.
     app = InFlight(admitted(create_app(services, accounts), config))
     server = create_aws_server(
@@ -156,6 +165,8 @@ def serve(config: ServerConfig) -> None:
     try:
         server.run()
     finally:
+        assert services.video is not None
+        services.video.stop()
         services.store.close()
         if services.audit is not None:
             services.audit.close()
@@ -170,5 +181,7 @@ def serve_workers(config: ServerConfig, accounts: AccountResolver) -> None:
 
     build_services(config).store.close()
     WorkerServer(
-        config, lambda: WholeBody(admitted(create_app(build_services(config), accounts), config), MAX_BODY_BYTES)
+        config, lambda: WholeBody(
+            admitted(create_app(start_video_jobs(build_services(config)), accounts), config), MAX_BODY_BYTES
+        )
     ).run()

@@ -12,11 +12,12 @@ from ..errors import InvalidParameterException
 from ..face_identity import image_id, stored_face
 from ..pagination import decode_token, encode_token
 from ..quality import quality_reasons
-from ..store import Collection, FaceMissing, StoredFace
+from ..store import Collection, FaceMissing
 from .common import (
     MAX_FACES_PER_IMAGE,
     bounding_box,
     face_detail,
+    face_document,
     get_collection,
     requested_members,
     searchable_collection,
@@ -34,23 +35,6 @@ DEFAULT_FACE_MATCH_THRESHOLD = 80.0
 # AWS documents no default for MaxFaces; it returns at most 4096 matches.
 DEFAULT_MAX_MATCHES = 4096
 DEFAULT_LIST_PAGE_SIZE = 1000
-
-
-def face_document(face: StoredFace) -> dict[str, Any]:
-    """Rekognition's Face structure for a stored face."""
-    left, top, width, height = face.bounding_box
-    document: dict[str, Any] = {
-        "FaceId": face.face_id,
-        "BoundingBox": {"Width": width, "Height": height, "Left": left, "Top": top},
-        "ImageId": face.image_id,
-    }
-    if face.external_image_id is not None:
-        document["ExternalImageId"] = face.external_image_id
-    document["Confidence"] = face.confidence
-    document["IndexFacesModelVersion"] = face.index_model_version
-    if face.user_id is not None:
-        document["UserId"] = face.user_id
-    return document
 
 
 @operation("IndexFaces")
@@ -72,7 +56,8 @@ def index_faces(ctx: RequestContext, params: IndexFacesRequest) -> dict[str, Any
         if not reasons and len(kept) >= max_faces:
             reasons = ["EXCEEDS_MAX_FACES"]
         if reasons:
-            unindexed.append({"Reasons": reasons, "FaceDetail": face_detail(engine, image, face, extra, all_landmarks)})
+            detail = face_detail(engine, image.rgb, face, extra, all_landmarks)
+            unindexed.append({"Reasons": reasons, "FaceDetail": detail})
         else:
             kept.append(face)
 
@@ -85,7 +70,7 @@ def index_faces(ctx: RequestContext, params: IndexFacesRequest) -> dict[str, Any
             ctx.store.add_faces(ctx.scope, collection.collection_id, stored, vectors)
     return {
         "FaceRecords": [
-            {"Face": face_document(record), "FaceDetail": face_detail(engine, image, face, extra, all_landmarks)}
+            {"Face": face_document(record), "FaceDetail": face_detail(engine, image.rgb, face, extra, all_landmarks)}
             for record, face in zip(stored, kept, strict=True)
         ],
         "FaceModelVersion": collection.face_model_version,

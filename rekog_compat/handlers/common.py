@@ -5,28 +5,14 @@ Operation modules import from here and never from each other, so each can be rea
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..context import RequestContext
-from ..engine import DetectedFace, FaceEngine
 from ..errors import InvalidParameterException, ResourceNotFoundException
-from ..images import LoadedImage
+from ..face_details import ATTRIBUTE_MEMBERS, bounding_box, face_detail, face_document, requested_members
 from ..store import Collection, CollectionMissing
 
 MAX_FACES_PER_IMAGE = 100
 
-# DetectionAttributes values -> FaceDetail members this engine computes with a real model (EMOTIONS
-# once its model is installed: `rekog-compat models install face-api`). The rest (BEARD, EYE_DIRECTION,
-# EYEGLASSES, FACE_OCCLUDED, MUSTACHE, SUNGLASSES) have no model here and are left out
-# (docs/compatibility.md).
-ATTRIBUTE_MEMBERS = {
-    "AGE_RANGE": "AgeRange",
-    "GENDER": "Gender",
-    "EYES_OPEN": "EyesOpen",
-    "MOUTH_OPEN": "MouthOpen",
-    "SMILE": "Smile",
-    "EMOTIONS": "Emotions",
-}
+__all__ = ["ATTRIBUTE_MEMBERS", "bounding_box", "face_detail", "face_document", "requested_members"]
 
 
 def not_found(collection_id: str) -> ResourceNotFoundException:
@@ -57,31 +43,3 @@ def searchable_collection(ctx: RequestContext, collection_id: str) -> Collection
             f"this server runs the {model} model, whose vectors cannot be compared with them."
         )
     return collection
-
-
-def bounding_box(face: DetectedFace) -> dict[str, float]:
-    """A detected face's BoundingBox, as ratios of the image's width and height."""
-    left, top, width, height = face.box
-    return {"Width": width, "Height": height, "Left": left, "Top": top}
-
-
-def requested_members(attributes: list[str] | None) -> tuple[set[str], bool]:
-    """FaceDetail members asked for beyond DEFAULT, and whether all 30 landmarks are wanted."""
-    asked = set(attributes or ["DEFAULT"])
-    if "ALL" in asked:
-        return set(ATTRIBUTE_MEMBERS.values()), True
-    return {member for name, member in ATTRIBUTE_MEMBERS.items() if name in asked}, False
-
-
-def face_detail(
-    engine: FaceEngine, image: LoadedImage, face: DetectedFace, extra: set[str], all_landmarks: bool
-) -> dict[str, Any]:
-    """A FaceDetail: the DEFAULT members plus whichever extra attributes were asked for."""
-    detail: dict[str, Any] = {"BoundingBox": bounding_box(face)}
-    if extra:
-        detail.update(engine.attributes(image.rgb, face, extra))
-    detail["Landmarks"] = engine.landmarks(face, all_types=all_landmarks)
-    detail["Pose"] = dict(face.pose)
-    detail["Quality"] = dict(face.quality)
-    detail["Confidence"] = face.confidence
-    return detail

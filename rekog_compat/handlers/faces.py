@@ -35,7 +35,7 @@ def detect_faces(ctx: RequestContext, params: DetectFacesRequest) -> dict[str, A
     image = ctx.load_image(params["Image"])
     faces = engine.detect(image.rgb, max_faces=MAX_FACES_PER_IMAGE)
     extra, all_landmarks = requested_members(params.get("Attributes"))
-    return {"FaceDetails": [face_detail(engine, image, face, extra, all_landmarks) for face in faces]}
+    return {"FaceDetails": [face_detail(engine, image.rgb, face, extra, all_landmarks) for face in faces]}
 
 
 def _passing(image: LoadedImage, faces: list[DetectedFace], level: str) -> list[DetectedFace]:

@@ -11,7 +11,8 @@ from ..context import RequestContext
 from ..errors import IdempotentParameterMismatchException
 
 
-def _fingerprint(params: Mapping[str, Any]) -> str:
+def fingerprint(params: Mapping[str, Any]) -> str:
+    """What identifies a request apart from its ClientRequestToken."""
     rest = {k: v for k, v in params.items() if k != "ClientRequestToken"}
     return hashlib.sha256(json.dumps(rest, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -25,12 +26,12 @@ def idempotent(
     token = params.get("ClientRequestToken")
     if token is None:
         return run()
-    fingerprint = _fingerprint(params)
+    digest = fingerprint(params)
     earlier = ctx.store.recall_response(ctx.scope, operation, token)
     if earlier is not None:
-        if earlier[0] != fingerprint:
+        if earlier[0] != digest:
             raise IdempotentParameterMismatchException()
         return dict(json.loads(earlier[1]))
     response = run()
-    ctx.store.remember_response(ctx.scope, operation, token, fingerprint, json.dumps(response))
+    ctx.store.remember_response(ctx.scope, operation, token, digest, json.dumps(response))
     return response

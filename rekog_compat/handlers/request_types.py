@@ -75,6 +75,19 @@ class DisassociateFacesRequest(TypedDict, total=False):
     FaceIds: Required[list[str]]
 
 
+class GetFaceDetectionRequest(TypedDict, total=False):
+    JobId: Required[str]
+    MaxResults: int
+    NextToken: str
+
+
+class GetFaceSearchRequest(TypedDict, total=False):
+    JobId: Required[str]
+    MaxResults: int
+    NextToken: str
+    SortBy: str
+
+
 class IndexFacesRequest(TypedDict, total=False):
     CollectionId: Required[str]
     Image: Required[Image]
@@ -136,6 +149,32 @@ class SearchUsersByImageRequest(TypedDict, total=False):
     UserMatchThreshold: float
     MaxUsers: int
     QualityFilter: str
+
+
+class Video(TypedDict, total=False):
+    S3Object: S3Object
+
+
+class NotificationChannel(TypedDict, total=False):
+    SNSTopicArn: Required[str]
+    RoleArn: Required[str]
+
+
+class StartFaceDetectionRequest(TypedDict, total=False):
+    Video: Required[Video]
+    ClientRequestToken: str
+    NotificationChannel: NotificationChannel
+    FaceAttributes: str
+    JobTag: str
+
+
+class StartFaceSearchRequest(TypedDict, total=False):
+    Video: Required[Video]
+    ClientRequestToken: str
+    FaceMatchThreshold: float
+    CollectionId: Required[str]
+    NotificationChannel: NotificationChannel
+    JobTag: str
 
 
 class TagResourceRequest(TypedDict, total=False):

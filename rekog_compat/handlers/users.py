@@ -204,16 +204,17 @@ def search_users_by_image(ctx: RequestContext, params: SearchUsersByImageRequest
     faces = engine.detect(image.rgb, max_faces=MAX_FACES_PER_IMAGE)
     response: dict[str, Any] = {"UserMatches": [], "FaceModelVersion": collection.face_model_version}
     unsearched = [
-        {"FaceDetails": face_detail(engine, image, face, set(), False), "Reasons": ["FACE_NOT_LARGEST"]}
+        {"FaceDetails": face_detail(engine, image.rgb, face, set(), False), "Reasons": ["FACE_NOT_LARGEST"]}
         for face in faces[1:]
     ]
     if faces:
         largest = faces[0]
         reasons = quality_reasons(largest, image.width, image.height, level)
         if reasons:
-            unsearched.insert(0, {"FaceDetails": face_detail(engine, image, largest, set(), False), "Reasons": reasons})
+            detail = face_detail(engine, image.rgb, largest, set(), False)
+            unsearched.insert(0, {"FaceDetails": detail, "Reasons": reasons})
         else:
             response["UserMatches"] = _user_matches(ctx, collection, engine.embed([largest])[0], params)
-            response["SearchedFace"] = {"FaceDetail": face_detail(engine, image, largest, set(), False)}
+            response["SearchedFace"] = {"FaceDetail": face_detail(engine, image.rgb, largest, set(), False)}
     response["UnsearchedFaces"] = unsearched
     return response

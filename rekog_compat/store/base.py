@@ -7,9 +7,12 @@ pgvector) can replace the SQLite default without touching them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .video_jobs import VideoJobs
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class Store(Protocol):
     """Persistent state of the server (collections, tags; faces and users later)."""
 
     description: str
+    video_jobs: VideoJobs  # stored-video jobs and their results
 
     def close(self) -> None: ...
 

@@ -27,11 +27,15 @@ from ..base import (
     Scope,
     StoredFace,
 )
+from ..video_jobs import VideoJobs
 from .database import Database, StoreUnavailable, redact
 from .hnsw import HNSW_MIN_FACES, HnswIndexes, search_query
 from .rows import array, check_probe, target
 from .schema import migrate, read_version
 from .users import UserRecords
+
+# pg_advisory_xact_lock(int, int) key of an account's video job starts ("rekv"; the schema's migration lock is "reko").
+_VIDEO_JOBS_LOCK = 0x72656B76
 
 
 class PostgresStore(UserRecords):
@@ -49,6 +53,10 @@ class PostgresStore(UserRecords):
         except psycopg.Error as exc:
             raise StoreUnavailable(f"cannot use the PostgreSQL store at {redact(url)}: {exc}".strip()) from exc
         self._hnsw = HnswIndexes(self._db, hnsw_min_faces)
+        self.video_jobs = VideoJobs(
+            self._db.write, self._db.read, "%s", claim_lock="FOR UPDATE SKIP LOCKED",
+            account_lock=f"SELECT pg_advisory_xact_lock({_VIDEO_JOBS_LOCK}, hashtext(%s))",
+        )
 
     @property
     def hnsw_min_faces(self) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from ..rules import migrations_to_run
+from ..video_jobs import DDL as VIDEO_JOBS_DDL
 from .database import StoreUnavailable, redact
 
 # Each entry moves the schema from version i to i+1 (the version lives in meta.schema_version).
@@ -80,6 +81,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX idempotency_by_age ON idempotency (created_at);
     """,
+    # Stored-video jobs and their results (video_jobs.py).
+    VIDEO_JOBS_DDL,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from ..base import (
     Scope,
     StoredFace,
 )
+from ..video_jobs import VideoJobs
 from . import changes
 from .ann_builder import ANN_DIRNAME, AnnSettings
 from .database import Database
@@ -46,6 +48,7 @@ class SqliteStore(UserRecords):
         self.description = f"sqlite:{self.path}"
         self._db = Database(self.path)
         self._indexes = IndexCache(self._db, self.ann_dir, self.ann)
+        self.video_jobs = VideoJobs(self._db.write, lambda: nullcontext(self._db.connection()), "?")
 
     def schema_version(self) -> int:
         return int(self._db.connection().execute("PRAGMA user_version").fetchone()[0])

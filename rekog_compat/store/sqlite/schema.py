@@ -11,6 +11,7 @@ import secrets
 import sqlite3
 
 from ..rules import migrations_to_run
+from ..video_jobs import DDL as VIDEO_JOBS_DDL
 
 DB_FILENAME = "rekog-compat.sqlite3"
 
@@ -92,6 +93,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE collections ADD COLUMN face_count INTEGER NOT NULL DEFAULT 0;
     UPDATE collections SET face_count = (SELECT COUNT(*) FROM faces f WHERE f.collection_seq = collections.seq);
     """,
+    # Stored-video jobs and their results (video_jobs.py).
+    VIDEO_JOBS_DDL,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

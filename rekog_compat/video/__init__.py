@@ -1,0 +1,1 @@
+"""Stored video: reading the container, analysing sampled frames, and the job runners."""
