@@ -12,7 +12,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,44 +34,9 @@ from rekog_compat.store import (
 )
 from rekog_compat.store.rules import SchemaTooNew
 from rekog_compat.store.sqlite import DB_FILENAME, SCHEMA_VERSION
-from tests.support.postgres import postgres_server_url  # noqa: F401 (a fixture)
 
 SCOPE = Scope("123456789012", "us-east-1")
-StoreFactory = Callable[..., Any]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
-    """Opens a store of the parametrized backend, on the same storage each time; closes them all at the end."""
-    opened: list[Any] = []
-    if request.param == "sqlite":
-
-        def open_sqlite(**_kwargs: Any) -> SqliteStore:
-            opened.append(SqliteStore(tmp_path))
-            return opened[-1]
-
-        yield open_sqlite
-        for store in opened:
-            store.close()
-        return
-    from rekog_compat.store.postgres import PostgresStore
-
-    server = request.getfixturevalue("postgres_server_url")
-    with fresh_database(server) as url:
-
-        def open_postgres(**kwargs: Any) -> PostgresStore:
-            opened.append(PostgresStore(url, **kwargs))
-            return opened[-1]
-
-        open_postgres.url = url  # type: ignore[attr-defined]
-        yield open_postgres
-        for store in opened:
-            store.close()
-
-
-@pytest.fixture
-def store(store_factory: StoreFactory) -> Any:
-    return store_factory()
+StoreFactory = Callable[..., Any]  # the store_factory fixture (conftest.py)
 
 
 def collection(collection_id: str, scope: Scope = SCOPE) -> Collection:
@@ -401,7 +365,7 @@ def test_open_store_names_the_backends(tmp_path):
 
 
 @pytest.fixture
-def pg_url(postgres_server_url: str) -> Iterator[str]:  # noqa: F811
+def pg_url(postgres_server_url: str) -> Iterator[str]:
     with fresh_database(postgres_server_url) as url:
         yield url
 
