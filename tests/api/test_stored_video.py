@@ -16,15 +16,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from harness.live_server import LiveServer
+from harness.postgres import fresh_database
 from tests.api.test_awscli import aws_cli
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
+from tests.support.postgres import postgres_server_url  # noqa: F401 (a fixture)
 from tests.support.s3 import FAKE_AWS_ENV, moto_s3_server
 
 LIN, ALEX = "lin-manuel-miranda", "alex-lacamoire"
@@ -347,3 +350,23 @@ def test_with_two_worker_processes_every_job_runs_once(tmp_path, moto, validated
             assert sum(f"video job {job_id} (StartFaceDetection) started" in line for line in server.output) == 1
     finally:
         server.stop()
+
+
+def test_two_servers_on_one_postgres_run_each_job_once_and_both_answer(
+    tmp_path, moto, validated_operations, postgres_server_url  # noqa: F811
+):
+    with fresh_database(postgres_server_url) as url:
+        servers = [video_server(tmp_path / f"data-{n}", moto, "--store", url) for n in range(2)]
+        try:
+            first, second = (make_client(s.url, validated_operations, access_key="777788889999") for s in servers)
+            jobs = [first.start_face_detection(Video=s3_video())["JobId"] for _ in range(3)]
+            results = [finished(second.get_face_detection, job_id) for job_id in jobs]
+            assert [r["JobStatus"] for r in results] == ["SUCCEEDED"] * 3
+            assert first.get_face_detection(JobId=jobs[0]) == {**results[0], "ResponseMetadata": ANY}
+            for job_id in jobs:
+                starts = sum(f"video job {job_id} (StartFaceDetection) started" in line
+                             for server in servers for line in server.output)
+                assert starts == 1
+        finally:
+            for server in servers:
+                server.stop()
