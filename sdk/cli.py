@@ -1,4 +1,4 @@
-"""The client subcommands of `rekog-compat`: `index`, `search` and `compare`.
+"""The client subcommands of `rekog-compat`: `index`, `search`, `compare` and `video` (search, detect, compare).
 
 `rekog_compat/cli.py` owns the parser and `serve`; it calls `register_commands` to add these, which run
 against an on-prem server (`--endpoint-url`, the default) or AWS (`--aws`) through `connect()`.
@@ -14,6 +14,7 @@ import argparse
 import functools
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,20 +23,22 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import video
 from .bulk import index_folder
-from .client import RETRIES, connect
+from .client import RETRIES, connect, connect_s3
 from .helpers import DEFAULT_THRESHOLD, compare_images, ensure_collection, search_image
-from .images import is_s3_url
+from .images import is_s3_url, parse_s3_url
 
 Handler = Callable[[argparse.Namespace], int]
 PROG = "rekog-compat"
 
 
 def register_commands(sub: argparse._SubParsersAction) -> None:
-    """Add `index`, `search` and `compare` to `rekog-compat`'s subcommands; each sets `handler`."""
+    """Add `index`, `search`, `compare` and `video` to `rekog-compat`'s subcommands; each sets `handler`."""
     _index_parser(sub)
     _search_parser(sub)
     _compare_parser(sub)
+    _video_parser(sub)
 
 
 # ---- arguments ---------------------------------------------------------------------------------
@@ -262,4 +265,199 @@ def _compare_services(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     _print_json(result)
+    return 0
+
+
+# ---- video -------------------------------------------------------------------------------------
+
+
+def _video_source(value: str) -> str:
+    """A local video file or an s3://bucket/key URL."""
+    if is_s3_url(value):
+        parse_s3_url(value)  # ValueError (argparse's message) when it lacks a bucket or key
+        return value
+    if Path(value).is_file():
+        return value
+    raise argparse.ArgumentTypeError(f"no such video file: {value} (give a path or s3://bucket/key)")
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {value}")
+    return number
+
+
+def _video_options(parser: argparse.ArgumentParser) -> None:
+    """Where the video is (and where a local one is put), how to wait, how to print."""
+    parser.add_argument("--video", required=True, type=_video_source, metavar="FILE|s3://BUCKET/KEY",
+                        help="the video: an S3 object, or a local file uploaded to --bucket first")
+    parser.add_argument("--bucket", help="bucket a local FILE is uploaded to (it must exist)")
+    parser.add_argument("--key", help="object key of the uploaded FILE (default: its file name)")
+    parser.add_argument(
+        "--s3-endpoint-url",
+        help="S3 a local FILE is uploaded to: the one the server reads (its --s3-endpoint-url); "
+        "default $REKOG_COMPAT_S3_ENDPOINT_URL, else AWS",
+    )
+    parser.add_argument("--poll-s", type=_positive_float, default=video.DEFAULT_POLL_S,
+                        help="seconds between Get* polls (default %(default)s)")
+    parser.add_argument("--timeout-s", type=_positive_float, help="give up when the job runs longer")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _video_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "video",
+        help="faces in a stored video: who is on screen when (search), faces per second (detect)",
+        description="Stored-video face jobs (StartFaceSearch / StartFaceDetection): start, wait with a progress "
+        "bar, page every result, print a summary.",
+    )
+    video_sub = p.add_subparsers(dest="video_command", required=True, metavar="{search,detect,compare}")
+
+    search = video_sub.add_parser(
+        "search",
+        help="search a collection for the people in a video: a per-person timeline",
+        description="StartFaceSearch, then GetFaceSearch to the last page; prints per tracked person and matched "
+        "identity (ExternalImageId, else FaceId) the time ranges and the best Similarity.",
+    )
+    search.add_argument("--collection-id", required=True, metavar="ID", help="collection id")
+    search.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                        help="FaceMatchThreshold (default 80)")
+    _video_options(search)
+    _connection_options(search)
+    search.set_defaults(handler=_guarded(_video_search), parser=search)
+
+    detect = video_sub.add_parser(
+        "detect",
+        help="detect the faces in a video: faces per second",
+        description="StartFaceDetection, then GetFaceDetection to the last page; prints per second of video the "
+        "faces detected, the sampled frames with a face and the most faces in one frame.",
+    )
+    detect.add_argument("--face-attributes", choices=("DEFAULT", "ALL"), default="DEFAULT", help="FaceAttributes")
+    _video_options(detect)
+    _connection_options(detect)
+    detect.set_defaults(handler=_guarded(_video_detect), parser=detect)
+
+    compare = video_sub.add_parser(
+        "compare",
+        help="the same face search on two services: their timelines side by side",
+        description="StartFaceSearch of one S3 video on --a and on --b (each 'aws' or an endpoint URL; each with "
+        "its collection), then the two per-person timelines side by side. Writes video.json and video.html to "
+        "--out when given.",
+    )
+    compare.add_argument("--video", required=True, metavar="s3://BUCKET/KEY",
+                         help="the video, in the S3 both services read")
+    compare.add_argument("--video-b", metavar="s3://BUCKET/KEY", help="--b's copy of it, when --b reads another S3")
+    compare.add_argument("--a", required=True, type=_target, metavar="TARGET", help="'aws' or an endpoint URL")
+    compare.add_argument("--b", required=True, type=_target, metavar="TARGET", help="'aws' or an endpoint URL")
+    compare.add_argument("--label-a", help="name of --a (default: its TARGET)")
+    compare.add_argument("--label-b", help="name of --b (default: its TARGET)")
+    compare.add_argument("--collection-id", required=True, metavar="ID", help="collection searched on --a")
+    compare.add_argument("--collection-id-b", metavar="ID", help="collection searched on --b (default: the same)")
+    compare.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="FaceMatchThreshold (default 80)")
+    compare.add_argument("--out", type=Path, metavar="DIR", help="where video.json and video.html are written")
+    compare.add_argument("--poll-s", type=_positive_float, default=video.DEFAULT_POLL_S,
+                         help="seconds between Get* polls (default %(default)s)")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    compare.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _connection_options(compare, endpoint=False)
+    compare.set_defaults(handler=_guarded(_video_compare), parser=compare)
+
+
+def _s3_video(args: argparse.Namespace) -> dict[str, str]:
+    """The video's S3Object: the URL given, or where the local FILE was uploaded to."""
+    if is_s3_url(args.video):
+        if args.bucket or args.key:
+            args.parser.error("--bucket and --key are for a local FILE; the video is already in S3")
+        return parse_s3_url(args.video)
+    if not args.bucket:
+        args.parser.error("a local video FILE needs --bucket, the S3 bucket it is uploaded to")
+    key = args.key or Path(args.video).name
+    endpoint = args.s3_endpoint_url or os.environ.get("REKOG_COMPAT_S3_ENDPOINT_URL") or None
+    s3 = connect_s3(endpoint, region=args.region, profile=args.profile)
+    if not args.no_progress:
+        print(f"uploading {args.video} to s3://{args.bucket}/{key}", file=sys.stderr)
+    video.upload_video(s3, args.video, args.bucket, key)
+    return {"Bucket": args.bucket, "Name": key}
+
+
+def _finished(args: argparse.Namespace, client: Any, kind: str, job_id: str) -> video.VideoResults | None:
+    """Wait for the job and page its results; None (after a message) when it FAILED."""
+    video.wait_for_job(client, kind, job_id, progress=not args.no_progress, poll_s=args.poll_s,
+                       timeout_s=getattr(args, "timeout_s", None))
+    results = video.all_results(client, kind, job_id)
+    if results.job_status != "SUCCEEDED":
+        _fail(args, f"job {job_id} {results.job_status}: {results.status_message or 'no message'}")
+        return None
+    return results
+
+
+def _video_search(args: argparse.Namespace) -> int:
+    where = _s3_video(args)
+    client = _client(args)
+    job_id = video.start_face_search(client, args.collection_id, where["Bucket"], where["Name"],
+                                     threshold=args.threshold)
+    results = _finished(args, client, video.FACE_SEARCH, job_id)
+    if results is None:
+        return 1
+    timeline = video.person_timeline(results.items)
+    if args.json:
+        _print_json({"JobId": job_id, "JobStatus": results.job_status, "VideoMetadata": results.video_metadata,
+                     "Persons": len(results.items), "Timeline": [a.to_dict() for a in timeline]})
+    else:
+        print(video.format_timeline(timeline))
+    return 0
+
+
+def _video_detect(args: argparse.Namespace) -> int:
+    where = _s3_video(args)
+    client = _client(args)
+    job_id = video.start_face_detection(client, where["Bucket"], where["Name"], face_attributes=args.face_attributes)
+    results = _finished(args, client, video.FACE_DETECTION, job_id)
+    if results is None:
+        return 1
+    per_second = video.faces_per_second(results.items)
+    if args.json:
+        _print_json({"JobId": job_id, "JobStatus": results.job_status, "VideoMetadata": results.video_metadata,
+                     "Faces": len(results.items), "PerSecond": per_second})
+        return 0
+    rows = [("second", "faces", "frames with a face", "most in one frame")]
+    rows += [(str(s["Second"]), str(s["Faces"]), str(s["FramesWithFaces"]), str(s["MostInOneFrame"]))
+             for s in per_second]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    print("\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows))
+    print(f"{len(results.items)} faces in {results.video_metadata.get('DurationMillis', 0) / 1000:.1f} s of video")
+    return 0
+
+
+def _video_compare(args: argparse.Namespace) -> int:
+    # Imported here: the report package pulls numpy and Pillow, which the other commands do not need.
+    report = importlib.import_module(f"{__package__}.report.video")
+    for flag in ("video", "video_b"):
+        value = getattr(args, flag)
+        if value is not None and not is_s3_url(value):
+            args.parser.error(f"--{flag.replace('_', '-')} is an s3://BUCKET/KEY URL (both services read it there)")
+    result = report.compare_video_search(
+        _client(args, args.a),
+        _client(args, args.b),
+        video_a=parse_s3_url(args.video),
+        video_b=parse_s3_url(args.video_b) if args.video_b else None,
+        collection_a=args.collection_id,
+        collection_b=args.collection_id_b,
+        label_a=args.label_a or args.a,
+        label_b=args.label_b or args.b,
+        threshold=args.threshold,
+        out=args.out,
+        poll_s=args.poll_s,
+        progress=not args.no_progress,
+    )
+    if args.json:
+        _print_json(result)
+    else:
+        print(report.format_side_by_side(result))
+    failed = [s["label"] for s in result["sides"].values() if s["job_status"] != "SUCCEEDED"]
+    if failed:
+        _fail(args, "the job failed on " + ", ".join(failed))
+        return 1
     return 0

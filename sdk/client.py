@@ -49,3 +49,25 @@ def connect(
     if credentials is None and "aws_access_key_id" not in client_kwargs:
         client_kwargs.update(aws_access_key_id=LOCAL_DUMMY_KEY, aws_secret_access_key="rekog-compat-local")
     return session.client("rekognition", region_name=region, endpoint_url=endpoint, config=merged, **client_kwargs)
+
+
+def connect_s3(
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+    *,
+    config: Config | None = None,
+) -> Any:
+    """A boto3 S3 client, for putting videos where a server (or AWS) reads them.
+
+    `endpoint_url` None: AWS's S3. Credentials from the usual chain (or `profile`); with none configured
+    and a non-AWS endpoint (MinIO, moto...), the same dummy keys as `connect("local")`.
+    """
+    retry = Config(retries=RETRY_CONFIG)
+    merged = retry.merge(config) if config is not None else retry
+    session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+    region = region or session.region_name or DEFAULT_REGION
+    keys: dict[str, str] = {}
+    if endpoint_url and session.get_credentials() is None:
+        keys = {"aws_access_key_id": LOCAL_DUMMY_KEY, "aws_secret_access_key": "rekog-compat-local"}
+    return session.client("s3", region_name=region, endpoint_url=endpoint_url, config=merged, **keys)
