@@ -26,3 +26,11 @@ def region_of(arn: str) -> str | None:
     """The region field of any ARN (arn:partition:service:region:account:resource), if it has one."""
     parts = arn.split(":")
     return parts[3] or None if len(parts) >= 6 and parts[0] == "arn" else None
+
+
+def stream_processor_arn(scope: Scope, name: str) -> str:
+    return f"arn:aws:rekognition:{scope.region}:{scope.account}:streamprocessor/{name}"
+
+
+def is_stream_processor_arn(arn: str) -> bool:
+    return arn.startswith("arn:aws:rekognition:") and ":streamprocessor/" in arn

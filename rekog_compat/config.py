@@ -58,6 +58,8 @@ class ServerConfig:
     sns_endpoint_url: str | None = None  # where video jobs' completion notifications are published; None: AWS
     video_sample_rate: float = 3.0  # frames per second of video a job analyses
     video_jobs: int = 1  # video jobs run at once, per server process
+    video_sources: str | None = None  # JSON file: Kinesis Video stream ARN -> a local source (stream processors)
+    kinesis_endpoint_url: str | None = None  # where stream processors put their records; None: AWS
 
     @property
     def tls(self) -> bool:
@@ -90,6 +92,10 @@ class ServerConfig:
             raise ValueError("--threads and --workers must be at least 1")
         if not self.read_timeout > 0:
             raise ValueError("--read-timeout must be more than 0 seconds")
+        if self.video_sources:
+            from .stream.sources import load_sources
+
+            load_sources(self.video_sources)  # ValueError naming what is wrong with the file
         if not 0 < self.video_sample_rate <= 60 or self.video_jobs < 1:
             raise ValueError("--video-sample-rate must be more than 0 and at most 60, --video-jobs at least 1")
         if not REGION.fullmatch(self.default_region):

@@ -15,6 +15,7 @@ from .images import LoadedImage, S3ImageReader, load_image
 from .store import Scope, Store
 
 if TYPE_CHECKING:
+    from .stream.supervisor import StreamSupervisor
     from .video.runner import VideoJobRunner
 
 
@@ -28,6 +29,7 @@ class Services:
     s3: S3ImageReader
     audit: AuditLog | None = None
     video: VideoJobRunner | None = None  # runs the stored-video jobs; None: this process runs none
+    streams: StreamSupervisor | None = None  # runs the stream processors; None: this process runs none
 
     @property
     def face_model_version(self) -> str:

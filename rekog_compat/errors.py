@@ -93,9 +93,13 @@ class VideoTooLargeException(AwsError):
     default_message = "The file size or duration of the supplied media is too large. The maximum file size is 10GB."
 
 
+class ResourceInUseException(AwsError):
+    code = "ResourceInUseException"
+
+
 class LimitExceededException(AwsError):
     code = "LimitExceededException"
-    default_message = "Too many concurrent jobs: at most 20 video jobs can be in progress at once."
+    default_message = "An Amazon Rekognition service limit was exceeded."
 
 
 class RequestTimeoutException(AwsError):

@@ -155,10 +155,15 @@ SERVE_OPTIONS = (
     MODELS_DIR,
     Option("--sns-endpoint-url", "SNS_ENDPOINT_URL", "SNS API endpoint video jobs publish their completion to "
            "(NotificationChannel)", shown_default="AWS", field="sns_endpoint_url"),
-    Option("--video-sample-rate", "VIDEO_SAMPLE_RATE", "frames per second of video that StartFaceDetection and "
-           "StartFaceSearch analyse", default=ServerConfig.video_sample_rate, type=float, field="video_sample_rate"),
+    Option("--video-sample-rate", "VIDEO_SAMPLE_RATE", "frames per second of video that StartFaceDetection, "
+           "StartFaceSearch and stream processors analyse", default=ServerConfig.video_sample_rate, type=float,
+           field="video_sample_rate"),
     Option("--video-jobs", "VIDEO_JOBS", "video jobs run at once, per server process (the others wait their turn)",
            default=ServerConfig.video_jobs, type=int, field="video_jobs"),
+    Option("--video-sources", "VIDEO_SOURCES", 'JSON file {"KINESIS_VIDEO_STREAM_ARN": "rtsp://... | https://... | '
+           'file.mp4 | /dev/video0"}: the video a stream processor reads for each input stream', field="video_sources"),
+    Option("--kinesis-endpoint-url", "KINESIS_ENDPOINT_URL", "Kinesis Data Streams API endpoint stream processors "
+           "put their face-search records to", shown_default="AWS", field="kinesis_endpoint_url"),
     Option("--log-level", "LOG_LEVEL", "logging level", default="INFO"),
 )
 

@@ -71,13 +71,26 @@ def build_services(config: ServerConfig) -> Services:
     return Services(config=config, store=store, engine=engine, s3=S3ImageReader(config.s3_endpoint_url), audit=audit)
 
 
-def start_video_jobs(services: Services) -> Services:
-    """Start this process's stored-video runners (they claim queued jobs, resumed ones included)."""
+def start_background(services: Services) -> Services:
+    """Start this process's stored-video runners and stream-processor supervisor (they claim what the
+    store holds to run, resumed work included)."""
+    from .stream.sources import load_sources
+    from .stream.supervisor import StreamSupervisor
     from .video.runner import VideoJobRunner
 
-    services.video = VideoJobRunner(services, services.config.video_jobs, services.config.video_sample_rate)
+    config = services.config
+    services.video = VideoJobRunner(services, config.video_jobs, config.video_sample_rate)
+    services.streams = StreamSupervisor(services, load_sources(config.video_sources), config.video_sample_rate)
     services.video.start()
+    services.streams.start()
     return services
+
+
+def stop_background(services: Services) -> None:
+    """Hand running work back to the store (it resumes in the next process to claim it)."""
+    for part in (services.streams, services.video):
+        if part is not None:
+            part.stop()
 
 
 def _accounts(config: ServerConfig) -> AccountResolver:
@@ -109,7 +122,7 @@ def serve(config: ServerConfig) -> None:
             log.info("TLS: serving under gunicorn with one worker (waitress has no TLS)")
         serve_workers(config, accounts)
         return
-    services = start_video_jobs(build_services(config))
+    services = start_background(build_services(config))
     # InFlight outermost: a request waiting in the admission queue is in flight too, and SIGTERM waits for it.
     app = InFlight(admitted(create_app(services, accounts), config))
     server = create_aws_server(
@@ -165,8 +178,7 @@ def serve(config: ServerConfig) -> None:
     try:
         server.run()
     finally:
-        assert services.video is not None
-        services.video.stop()
+        stop_background(services)
         services.store.close()
         if services.audit is not None:
             services.audit.close()
@@ -182,6 +194,6 @@ def serve_workers(config: ServerConfig, accounts: AccountResolver) -> None:
     build_services(config).store.close()
     WorkerServer(
         config, lambda: WholeBody(
-            admitted(create_app(start_video_jobs(build_services(config)), accounts), config), MAX_BODY_BYTES
+            admitted(create_app(start_background(build_services(config)), accounts), config), MAX_BODY_BYTES
         )
     ).run()

@@ -6,7 +6,7 @@ operation name to its handler, wrapped to answer concurrent deletions as AWS doe
 
 from __future__ import annotations
 
-from . import collection_faces, collections, faces, tags, users, video  # noqa: F401 - they register their handlers
+from . import collection_faces, collections, faces, stream_processors, tags, users, video  # noqa: F401 - they register their handlers
 from .registry import registered
 from .store_races import Handler
 

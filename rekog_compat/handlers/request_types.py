@@ -38,6 +38,81 @@ class CreateCollectionRequest(TypedDict, total=False):
     Tags: dict[str, str]
 
 
+class KinesisVideoStream(TypedDict, total=False):
+    Arn: str
+
+
+class StreamProcessorInput(TypedDict, total=False):
+    KinesisVideoStream: KinesisVideoStream
+
+
+class KinesisDataStream(TypedDict, total=False):
+    Arn: str
+
+
+class S3Destination(TypedDict, total=False):
+    Bucket: str
+    KeyPrefix: str
+
+
+class StreamProcessorOutput(TypedDict, total=False):
+    KinesisDataStream: KinesisDataStream
+    S3Destination: S3Destination
+
+
+class FaceSearchSettings(TypedDict, total=False):
+    CollectionId: str
+    FaceMatchThreshold: float
+
+
+class ConnectedHomeSettings(TypedDict, total=False):
+    Labels: Required[list[str]]
+    MinConfidence: float
+
+
+class StreamProcessorSettings(TypedDict, total=False):
+    FaceSearch: FaceSearchSettings
+    ConnectedHome: ConnectedHomeSettings
+
+
+class StreamProcessorNotificationChannel(TypedDict, total=False):
+    SNSTopicArn: Required[str]
+
+
+class BoundingBox(TypedDict, total=False):
+    Width: float
+    Height: float
+    Left: float
+    Top: float
+
+
+class Point(TypedDict, total=False):
+    X: float
+    Y: float
+
+
+class RegionOfInterest(TypedDict, total=False):
+    BoundingBox: BoundingBox
+    Polygon: list[Point]
+
+
+class StreamProcessorDataSharingPreference(TypedDict, total=False):
+    OptIn: Required[bool]
+
+
+class CreateStreamProcessorRequest(TypedDict, total=False):
+    Input: Required[StreamProcessorInput]
+    Output: Required[StreamProcessorOutput]
+    Name: Required[str]
+    Settings: Required[StreamProcessorSettings]
+    RoleArn: Required[str]
+    Tags: dict[str, str]
+    NotificationChannel: StreamProcessorNotificationChannel
+    KmsKeyId: str
+    RegionsOfInterest: list[RegionOfInterest]
+    DataSharingPreference: StreamProcessorDataSharingPreference
+
+
 class CreateUserRequest(TypedDict, total=False):
     CollectionId: Required[str]
     UserId: Required[str]
@@ -53,6 +128,10 @@ class DeleteFacesRequest(TypedDict, total=False):
     FaceIds: Required[list[str]]
 
 
+class DeleteStreamProcessorRequest(TypedDict, total=False):
+    Name: Required[str]
+
+
 class DeleteUserRequest(TypedDict, total=False):
     CollectionId: Required[str]
     UserId: Required[str]
@@ -61,6 +140,10 @@ class DeleteUserRequest(TypedDict, total=False):
 
 class DescribeCollectionRequest(TypedDict, total=False):
     CollectionId: Required[str]
+
+
+class DescribeStreamProcessorRequest(TypedDict, total=False):
+    Name: Required[str]
 
 
 class DetectFacesRequest(TypedDict, total=False):
@@ -108,6 +191,11 @@ class ListFacesRequest(TypedDict, total=False):
     MaxResults: int
     UserId: str
     FaceIds: list[str]
+
+
+class ListStreamProcessorsRequest(TypedDict, total=False):
+    NextToken: str
+    MaxResults: int
 
 
 class ListTagsForResourceRequest(TypedDict, total=False):
@@ -177,6 +265,29 @@ class StartFaceSearchRequest(TypedDict, total=False):
     JobTag: str
 
 
+class KinesisVideoStreamStartSelector(TypedDict, total=False):
+    ProducerTimestamp: int
+    FragmentNumber: str
+
+
+class StreamProcessingStartSelector(TypedDict, total=False):
+    KVSStreamStartSelector: KinesisVideoStreamStartSelector
+
+
+class StreamProcessingStopSelector(TypedDict, total=False):
+    MaxDurationInSeconds: int
+
+
+class StartStreamProcessorRequest(TypedDict, total=False):
+    Name: Required[str]
+    StartSelector: StreamProcessingStartSelector
+    StopSelector: StreamProcessingStopSelector
+
+
+class StopStreamProcessorRequest(TypedDict, total=False):
+    Name: Required[str]
+
+
 class TagResourceRequest(TypedDict, total=False):
     ResourceArn: Required[str]
     Tags: Required[dict[str, str]]
@@ -185,3 +296,20 @@ class TagResourceRequest(TypedDict, total=False):
 class UntagResourceRequest(TypedDict, total=False):
     ResourceArn: Required[str]
     TagKeys: Required[list[str]]
+
+
+class ConnectedHomeSettingsForUpdate(TypedDict, total=False):
+    Labels: list[str]
+    MinConfidence: float
+
+
+class StreamProcessorSettingsForUpdate(TypedDict, total=False):
+    ConnectedHomeForUpdate: ConnectedHomeSettingsForUpdate
+
+
+class UpdateStreamProcessorRequest(TypedDict, total=False):
+    Name: Required[str]
+    SettingsForUpdate: StreamProcessorSettingsForUpdate
+    RegionsOfInterestForUpdate: list[RegionOfInterest]
+    DataSharingPreferenceForUpdate: StreamProcessorDataSharingPreference
+    ParametersToDelete: list[str]

@@ -56,7 +56,9 @@ def _start(ctx: RequestContext, api: str, params: Any, job_request: dict[str, An
     except JobTokenReused:
         raise IdempotentParameterMismatchException() from None
     except TooManyJobs:
-        raise LimitExceededException() from None
+        raise LimitExceededException(
+            f"At most {MAX_JOBS_IN_PROGRESS} video jobs can be in progress at once in an account."
+        ) from None
     if ctx.services.video is not None:
         ctx.services.video.wake()
     ctx.notes["job_id"] = job_id

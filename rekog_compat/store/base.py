@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
+    from .stream_processors import StreamProcessors
     from .video_jobs import VideoJobs
 
 
@@ -112,6 +113,7 @@ class Store(Protocol):
 
     description: str
     video_jobs: VideoJobs  # stored-video jobs and their results
+    stream_processors: StreamProcessors  # stream processors, their states and tags
 
     def close(self) -> None: ...
 

@@ -55,7 +55,7 @@ class LeaseLost(Exception):
     """Another runner holds the job now (this one was presumed dead): this one drops it."""
 
 
-def _pid_gone(pid: int) -> bool:
+def pid_gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -103,7 +103,7 @@ class VideoJobRunner:
         """Whether a lease holder is a process of this machine that no longer runs."""
         host, _, rest = owner.partition(":")
         pid_text = rest.partition(":")[0]
-        return host == self._host and pid_text.isdigit() and _pid_gone(int(pid_text))
+        return host == self._host and pid_text.isdigit() and pid_gone(int(pid_text))
 
     def _loop(self) -> None:
         owner = self._owner_prefix + uuid.uuid4().hex[:8]

@@ -27,6 +27,7 @@ from ..base import (
     Scope,
     StoredFace,
 )
+from ..stream_processors import StreamProcessors
 from ..video_jobs import VideoJobs
 from .database import Database, StoreUnavailable, redact
 from .hnsw import HNSW_MIN_FACES, HnswIndexes, search_query
@@ -56,6 +57,9 @@ class PostgresStore(UserRecords):
         self.video_jobs = VideoJobs(
             self._db.write, self._db.read, "%s", claim_lock="FOR UPDATE SKIP LOCKED",
             account_lock=f"SELECT pg_advisory_xact_lock({_VIDEO_JOBS_LOCK}, hashtext(%s))",
+        )
+        self.stream_processors = StreamProcessors(
+            self._db.write, self._db.read, "%s", claim_lock="FOR UPDATE SKIP LOCKED"
         )
 
     @property

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from ..rules import migrations_to_run
+from ..stream_processors import DDL as STREAM_PROCESSORS_DDL
 from ..video_jobs import DDL as VIDEO_JOBS_DDL
 from .database import StoreUnavailable, redact
 
@@ -83,6 +84,8 @@ MIGRATIONS: list[str] = [
     """,
     # Stored-video jobs and their results (video_jobs.py).
     VIDEO_JOBS_DDL,
+    # Stream processors (stream_processors.py).
+    STREAM_PROCESSORS_DDL,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

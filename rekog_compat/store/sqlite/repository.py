@@ -27,6 +27,7 @@ from ..base import (
     Scope,
     StoredFace,
 )
+from ..stream_processors import StreamProcessors
 from ..video_jobs import VideoJobs
 from . import changes
 from .ann_builder import ANN_DIRNAME, AnnSettings
@@ -48,7 +49,9 @@ class SqliteStore(UserRecords):
         self.description = f"sqlite:{self.path}"
         self._db = Database(self.path)
         self._indexes = IndexCache(self._db, self.ann_dir, self.ann)
-        self.video_jobs = VideoJobs(self._db.write, lambda: nullcontext(self._db.connection()), "?")
+        read = lambda: nullcontext(self._db.connection())  # noqa: E731
+        self.video_jobs = VideoJobs(self._db.write, read, "?")
+        self.stream_processors = StreamProcessors(self._db.write, read, "?")
 
     def schema_version(self) -> int:
         return int(self._db.connection().execute("PRAGMA user_version").fetchone()[0])

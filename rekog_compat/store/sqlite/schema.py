@@ -11,6 +11,7 @@ import secrets
 import sqlite3
 
 from ..rules import migrations_to_run
+from ..stream_processors import DDL as STREAM_PROCESSORS_DDL
 from ..video_jobs import DDL as VIDEO_JOBS_DDL
 
 DB_FILENAME = "rekog-compat.sqlite3"
@@ -95,6 +96,8 @@ MIGRATIONS: list[str] = [
     """,
     # Stored-video jobs and their results (video_jobs.py).
     VIDEO_JOBS_DDL,
+    # Stream processors (stream_processors.py).
+    STREAM_PROCESSORS_DDL,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
