@@ -143,6 +143,9 @@ def test_two_processors_search_the_live_clip_and_write_records_for_both_performe
     described = rekognition.describe_stream_processor(Name="stage")
     assert described["Settings"] == {"FaceSearch": {"CollectionId": "performers", "FaceMatchThreshold": 80.0}}
     assert described["Input"] == {"KinesisVideoStream": {"Arn": STAGE}}
+    audit = [json.loads(line) for line in (setup["data_dir"] / "audit.jsonl").read_text().splitlines()]
+    matched = [r for r in audit if r.get("event") == "faces matched" and r["stream_processor"].endswith("/stage")]
+    assert matched and {m["ExternalImageId"] for r in matched for m in r["matches"]} == {LIN, ALEX}
     for name in outputs:
         rekognition.stop_stream_processor(Name=name)
     assert wait_status(rekognition, "stage", {"STOPPED"}, timeout_s=10)["Status"] == "STOPPED"
