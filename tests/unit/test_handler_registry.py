@@ -20,12 +20,15 @@ IMPLEMENTED = {
     "IndexFaces", "ListFaces", "DeleteFaces", "SearchFaces", "SearchFacesByImage",
     "CreateUser", "DeleteUser", "ListUsers", "AssociateFaces", "DisassociateFaces", "SearchUsers", "SearchUsersByImage",
     "TagResource", "UntagResource", "ListTagsForResource",
+    "StartFaceDetection", "GetFaceDetection", "StartFaceSearch", "GetFaceSearch",
+    "CreateStreamProcessor", "DescribeStreamProcessor", "ListStreamProcessors", "StartStreamProcessor",
+    "StopStreamProcessor", "UpdateStreamProcessor", "DeleteStreamProcessor",
 }
 HANDLERS_DIR = Path(handlers_package.__file__).parent
 
 
 def test_registered_operations_are_exactly_the_implemented_ones():
-    assert len(IMPLEMENTED) == 21
+    assert len(IMPLEMENTED) == 32
     assert set(HANDLERS) == IMPLEMENTED
 
 
@@ -67,7 +70,9 @@ def _registers_operations(tree: ast.Module) -> bool:
 def test_operation_modules_import_no_other_operation_module():
     trees = {path.stem: ast.parse(path.read_text()) for path in HANDLERS_DIR.glob("*.py")}
     operation_modules = {name for name, tree in trees.items() if _registers_operations(tree)}
-    assert operation_modules == {"collections", "faces", "collection_faces", "users", "tags"}
+    assert operation_modules == {
+        "collections", "faces", "collection_faces", "users", "tags", "video", "stream_processors"
+    }
     for name in operation_modules | {"common", "registry", "store_races", "idempotency"}:
         for node in ast.walk(trees[name]):
             if isinstance(node, ast.ImportFrom) and node.level == 1:
