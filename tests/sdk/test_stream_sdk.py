@@ -234,3 +234,25 @@ def test_watch_an_unmapped_stream_names_the_video_sources_entry(live: LiveServer
     assert out == ""
     with pytest.raises(ClientError):
         rekognition.describe_stream_processor(Name="unmapped")
+
+
+def test_watch_ends_by_itself_after_duration_with_json_lines(live: LiveServer, moto: str, rekognition: Any,
+                                                             kinesis: Any) -> None:
+    started = time.monotonic()
+    process = watch(live, moto, "--stream-arn", STAGE, "--name", "timed", "--duration", "6", "--json",
+                    "--threshold", "85")
+    try:
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert 6 <= time.monotonic() - started < 45
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows and {row["Who"] for row in rows} <= {LIN, ALEX}, rows
+    assert all(row["Similarity"] >= 85 and row["FrameOffsetInSeconds"] < 7 for row in rows)
+    assert all(set(row["BoundingBox"]) == {"Width", "Height", "Left", "Top"} for row in rows)
+    assert all(abs(row["FrameTime"] - time.time()) < 60 for row in rows)
+    assert "stream processor timed STOPPED" in err
+    with pytest.raises(ClientError):
+        rekognition.describe_stream_processor(Name="timed")
