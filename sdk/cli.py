@@ -1,4 +1,5 @@
-"""The client subcommands of `rekog-compat`: `index`, `search`, `compare` and `video` (search, detect, compare).
+"""The client subcommands of `rekog-compat`: `index`, `search`, `compare`, `video` (search, detect, compare)
+and `watch` (a stream processor's matches, live).
 
 `rekog_compat/cli.py` owns the parser and `serve`; it calls `register_commands` to add these, which run
 against an on-prem server (`--endpoint-url`, the default) or AWS (`--aws`) through `connect()`.
@@ -16,16 +17,18 @@ import importlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import video
+from . import streams, video
 from .bulk import index_folder
-from .client import RETRIES, connect, connect_s3
+from .client import RETRIES, connect, connect_kinesis, connect_s3
 from .helpers import DEFAULT_THRESHOLD, compare_images, ensure_collection, search_image
 from .images import is_s3_url, parse_s3_url
 
@@ -34,11 +37,12 @@ PROG = "rekog-compat"
 
 
 def register_commands(sub: argparse._SubParsersAction) -> None:
-    """Add `index`, `search`, `compare` and `video` to `rekog-compat`'s subcommands; each sets `handler`."""
+    """Add `index`, `search`, `compare`, `video` and `watch` to `rekog-compat`'s subcommands; each sets `handler`."""
     _index_parser(sub)
     _search_parser(sub)
     _compare_parser(sub)
     _video_parser(sub)
+    _watch_parser(sub)
 
 
 # ---- arguments ---------------------------------------------------------------------------------
@@ -461,3 +465,162 @@ def _video_compare(args: argparse.Namespace) -> int:
         _fail(args, "the job failed on " + ", ".join(failed))
         return 1
     return 0
+
+
+# ---- watch -------------------------------------------------------------------------------------
+
+WATCH_ROLE = "rekog-compat-watch"
+STATUS_EVERY_S = 2.0
+STOPPED_STATES = frozenset({"STOPPED", "FAILED"})
+
+
+def _watch_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "watch",
+        help="run a stream processor on a video stream and print who it matches, live",
+        description="Create (when missing) a Kinesis Data Stream and a face-search stream processor reading the "
+        "Kinesis Video stream --stream-arn, start it, print each match as its record arrives (frame time, who, "
+        "Similarity, box), and on Ctrl-C or after --duration stop the processor (and delete what this command "
+        "created). A rekog-compat server reads the video stream from the source its --video-sources file maps "
+        "the ARN to: with --source, an unmapped ARN is answered with the line to add to that file.",
+    )
+    p.add_argument("--collection-id", required=True, metavar="ID", help="collection searched")
+    p.add_argument("--stream-arn", required=True, metavar="KVS_ARN",
+                   help="the Kinesis Video stream (on rekog-compat: an ARN its --video-sources maps)")
+    p.add_argument("--source", metavar="URL|FILE",
+                   help="the video the ARN should map to: printed as the --video-sources entry when it is unmapped")
+    p.add_argument("--name", default="rekog-compat-watch",
+                   help="stream processor name, and the data stream's unless --data-stream (default %(default)s)")
+    p.add_argument("--data-stream", metavar="NAME", help="Kinesis Data Stream the records go to (default: --name)")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="FaceMatchThreshold (default 80)")
+    p.add_argument("--duration", type=_positive_float, metavar="S", help="stop after S seconds (default: Ctrl-C)")
+    p.add_argument("--role-arn", help="RoleArn of the processor (required with --aws; a local server takes any)")
+    p.add_argument("--kinesis-endpoint-url",
+                   help="Kinesis the records are read from: the one the server writes to (its --kinesis-endpoint-url); "
+                   "default $REKOG_COMPAT_KINESIS_ENDPOINT_URL, else AWS")
+    p.add_argument("--keep", action="store_true", help="leave the processor and data stream this command created")
+    p.add_argument("--json", action="store_true", help="one JSON object a match instead of a text line")
+    _connection_options(p)
+    p.set_defaults(handler=_guarded(_watch), parser=p)
+
+
+def _account_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else "123456789012"
+
+
+def _source_entry(arn: str, source: str) -> str:
+    """The --video-sources entry mapping `arn` to `source` (a file as an absolute path: the server runs elsewhere)."""
+    where = source if "://" in source or source.startswith("/dev/") else str(Path(source).resolve())
+    return json.dumps({arn: where})
+
+
+def _print_match(args: argparse.Namespace, match: streams.Match, offset: float | None) -> None:
+    if args.json:
+        print(json.dumps({"FrameTime": match.frame_time, "FrameOffsetInSeconds": offset, "Who": match.who,
+                          "Similarity": match.similarity, "BoundingBox": match.bounding_box}), flush=True)
+        return
+    at = datetime.fromtimestamp(match.frame_time).strftime("%H:%M:%S.%f")[:-3] if match.frame_time else "?"
+    box = match.bounding_box
+    where = " ".join(f"{k[0].lower()}={box[k]:.2f}" for k in ("Left", "Top", "Width", "Height") if k in box)
+    print(f"{at}  {match.who}  {match.similarity:.1f}  {where}", flush=True)
+
+
+class _ProcessorWatch:
+    """Polls the processor every STATUS_EVERY_S while the records are read: ends the reading when it is no longer
+    running (FAILED, or stopped by someone else) or when --duration is up."""
+
+    def __init__(self, client: Any, name: str, deadline: float | None) -> None:
+        self.client, self.name, self.deadline = client, name, deadline
+        self.last: dict[str, Any] = {}
+        self._checked = 0.0
+
+    def __call__(self) -> bool:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return True
+        if time.monotonic() - self._checked >= STATUS_EVERY_S:
+            self._checked = time.monotonic()
+            self.last = dict(self.client.describe_stream_processor(Name=self.name))
+            return str(self.last["Status"]) in STOPPED_STATES
+        return False
+
+
+def _watch(args: argparse.Namespace) -> int:
+    if args.aws and not args.role_arn:
+        args.parser.error("--aws needs --role-arn, the IAM role Rekognition uses to write the data stream")
+    client = _client(args)
+    endpoint = args.kinesis_endpoint_url or os.environ.get("REKOG_COMPAT_KINESIS_ENDPOINT_URL") or None
+    kinesis = connect_kinesis(endpoint, region=args.region, profile=args.profile)
+    data_stream = args.data_stream or args.name
+    output_arn, stream_created = streams.ensure_data_stream(kinesis, data_stream)
+    processor_created = False
+    try:
+        existing = dict(client.describe_stream_processor(Name=args.name))
+    except client.exceptions.ResourceNotFoundException:
+        existing = {}
+    if existing:
+        if existing["Input"]["KinesisVideoStream"]["Arn"] != args.stream_arn:
+            reads = existing["Input"]["KinesisVideoStream"]["Arn"]
+            _fail(args, f"stream processor {args.name} exists and reads {reads} (give another --name)")
+            return 1
+        output_arn = existing["Output"]["KinesisDataStream"]["Arn"]
+    else:
+        client.create_stream_processor(
+            Name=args.name, Input={"KinesisVideoStream": {"Arn": args.stream_arn}},
+            Output={"KinesisDataStream": {"Arn": output_arn}},
+            RoleArn=args.role_arn or f"arn:aws:iam::{_account_of(output_arn)}:role/{WATCH_ROLE}",
+            Settings={"FaceSearch": {"CollectionId": args.collection_id, "FaceMatchThreshold": args.threshold}},
+        )
+        processor_created = True
+    status = 0
+    try:
+        # Iterators first, then the start: no record of the first frames is missed.
+        watch = _ProcessorWatch(client, args.name, time.monotonic() + args.duration if args.duration else None)
+        records = streams.read_face_search_records(kinesis, output_arn, from_start=stream_created, stop=watch)
+        if existing.get("Status") not in ("RUNNING", "STARTING"):
+            client.start_stream_processor(Name=args.name)
+        print(f"watching {args.stream_arn} with stream processor {args.name} (records on {output_arn}); "
+              "Ctrl-C to stop", file=sys.stderr, flush=True)
+        try:
+            for arrived in records:
+                for match in streams.matches_in(arrived.record):
+                    _print_match(args, match, streams.frame_offset(arrived.record))
+        except KeyboardInterrupt:
+            print(f"{PROG} watch: interrupted, stopping {args.name}", file=sys.stderr, flush=True)
+        if watch.last.get("Status") == "FAILED":
+            status = 1
+            message = str(watch.last.get("StatusMessage") or "no message")
+            _fail(args, f"stream processor {args.name} FAILED: {message}")
+            if "--video-sources" in message:
+                if args.source:
+                    print(f"add this entry to the server's --video-sources file and restart it:\n"
+                          f"  {_source_entry(args.stream_arn, args.source)}", file=sys.stderr)
+                else:
+                    print("map the ARN to a source in the server's --video-sources file (give --source to see the "
+                          "entry)", file=sys.stderr)
+    finally:
+        _stop_watch(args, client, kinesis, processor_created, stream_created and processor_created, data_stream)
+    return status
+
+
+def _stop_watch(args: argparse.Namespace, client: Any, kinesis: Any, delete_processor: bool, delete_stream: bool,
+                data_stream: str) -> None:
+    """Stop the processor (waiting for STOPPED), then delete what this command created unless --keep."""
+    described = dict(client.describe_stream_processor(Name=args.name))
+    if described["Status"] not in STOPPED_STATES:
+        try:
+            client.stop_stream_processor(Name=args.name)
+        except client.exceptions.ResourceInUseException:
+            # AWS refuses to stop a STARTING processor: once it runs (or fails), stop it.
+            if streams.wait_for_processor(client, args.name, {*STOPPED_STATES, "RUNNING"})["Status"] == "RUNNING":
+                client.stop_stream_processor(Name=args.name)
+        described = streams.wait_for_processor(client, args.name, STOPPED_STATES)
+    print(f"stream processor {args.name} {described['Status']}", file=sys.stderr, flush=True)
+    if args.keep:
+        return
+    if delete_processor and described["Status"] in STOPPED_STATES:
+        client.delete_stream_processor(Name=args.name)
+        print(f"deleted stream processor {args.name}", file=sys.stderr)
+    if delete_stream:
+        kinesis.delete_stream(StreamName=data_stream)
+        print(f"deleted Kinesis stream {data_stream}", file=sys.stderr)

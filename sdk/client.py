@@ -71,3 +71,26 @@ def connect_s3(
     if endpoint_url and session.get_credentials() is None:
         keys = {"aws_access_key_id": LOCAL_DUMMY_KEY, "aws_secret_access_key": "rekog-compat-local"}
     return session.client("s3", region_name=region, endpoint_url=endpoint_url, config=merged, **keys)
+
+
+def connect_kinesis(
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+    *,
+    config: Config | None = None,
+) -> Any:
+    """A boto3 Kinesis Data Streams client, for the streams stream processors write their records to.
+
+    `endpoint_url` None: AWS's Kinesis. With a local server, give the Kinesis it writes to (its
+    --kinesis-endpoint-url). Credentials as `connect_s3`: the usual chain, dummy keys for a non-AWS
+    endpoint when none are configured.
+    """
+    retry = Config(retries=RETRY_CONFIG)
+    merged = retry.merge(config) if config is not None else retry
+    session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+    region = region or session.region_name or DEFAULT_REGION
+    keys: dict[str, str] = {}
+    if endpoint_url and session.get_credentials() is None:
+        keys = {"aws_access_key_id": LOCAL_DUMMY_KEY, "aws_secret_access_key": "rekog-compat-local"}
+    return session.client("kinesis", region_name=region, endpoint_url=endpoint_url, config=merged, **keys)
