@@ -1,6 +1,6 @@
 """Stream processors: frames analysed per second and record latency, one processor and two at once.
 
-    python -m benchmarks.streams [--sample-rate 3] [--seconds 20] [--threshold 80]
+    python -m benchmarks.streams [--sample-rate N] [--seconds 20] [--threshold 80]
 
 moto (Kinesis) and a live `rekog-compat serve --video-sample-rate N --video-sources FILE` whose file maps
 two Kinesis Video stream ARNs to `<facedata>/video/short_hamilton_clip.mp4` (9.2 s, played in real time
@@ -38,6 +38,7 @@ from rekog_sdk import streams
 
 from harness.facedata import facedata_location
 from harness.live_server import LiveServer
+from rekog_compat.config import ServerConfig
 
 CLIP = "short_hamilton_clip.mp4"
 STILLS = ("lin-manuel-miranda", "alex-lacamoire")
@@ -137,7 +138,8 @@ def uptime() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sample-rate", type=float, default=3.0, help="the server's --video-sample-rate")
+    parser.add_argument("--sample-rate", type=float, default=ServerConfig.video_sample_rate,
+                        help="the server's --video-sample-rate (default: its default)")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each run lasts (default %(default)s)")
     parser.add_argument("--threshold", type=float, default=80.0, help="FaceMatchThreshold (default %(default)s)")
     args = parser.parse_args()

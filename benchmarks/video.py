@@ -1,6 +1,6 @@
 """Stored-video face jobs: how long StartFaceSearch and StartFaceDetection take, and where the time goes.
 
-    python -m benchmarks.video [--sample-rate 3] [--skip-720p]
+    python -m benchmarks.video [--sample-rate N] [--skip-720p]
 
 Videos: `<facedata>/video/short_hamilton_clip.mp4` (640x360, 29.97 fps, 9.2 s) and a 1280x720 H.264
 re-encoding of it, made with PyAV in a temporary folder (nothing is written to the data folder).
@@ -34,6 +34,7 @@ import numpy as np
 
 from harness.facedata import facedata_location
 from harness.live_server import LiveServer
+from rekog_compat.config import ServerConfig
 
 CLIP = "short_hamilton_clip.mp4"
 STILLS = ("lin-manuel-miranda", "alex-lacamoire")
@@ -160,7 +161,8 @@ def stages(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sample-rate", type=float, default=3.0, help="frames analysed per second of video")
+    parser.add_argument("--sample-rate", type=float, default=ServerConfig.video_sample_rate,
+                        help="frames analysed per second of video (default: the server's)")
     parser.add_argument("--skip-720p", action="store_true", help="only the clip as it is (640x360)")
     args = parser.parse_args()
     os.environ.update(FAKE_AWS_ENV)

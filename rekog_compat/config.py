@@ -56,7 +56,7 @@ class ServerConfig:
     read_timeout: float = DEFAULT_READ_TIMEOUT_S  # an incomplete request idle this long is answered 408 and closed
     models_dir: str | None = None  # models installed from npm; default: <data dir>/models
     sns_endpoint_url: str | None = None  # where video jobs' completion notifications are published; None: AWS
-    video_sample_rate: float = 3.0  # frames per second of video a job analyses
+    video_sample_rate: float = 2.0  # frames per second of video a job or stream processor analyses
     video_jobs: int = 1  # video jobs run at once, per server process
     video_sources: str | None = None  # JSON file: Kinesis Video stream ARN -> a local source (stream processors)
     kinesis_endpoint_url: str | None = None  # where stream processors put their records; None: AWS

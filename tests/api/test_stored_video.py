@@ -81,8 +81,11 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
 
 
 def video_server(data_dir: Path, moto_url: str, *extra: str) -> LiveServer:
+    """A server reading moto's S3 and publishing to its SNS, sampling 3 frames a second (the timestamps
+    the tests name are those of that rate)."""
     return LiveServer(
-        data_dir, "--s3-endpoint-url", moto_url, "--sns-endpoint-url", moto_url, *extra, env=FAKE_AWS_ENV
+        data_dir, "--s3-endpoint-url", moto_url, "--sns-endpoint-url", moto_url, "--video-sample-rate", "3", *extra,
+        env=FAKE_AWS_ENV,
     ).start()
 
 
