@@ -33,6 +33,7 @@ from tests.support.s3 import FAKE_AWS_ENV, moto_s3_server
 LIN, ALEX = "lin-manuel-miranda", "alex-lacamoire"
 BUCKET = "footage"
 CLIP = "short_hamilton_clip.mp4"
+SHORT_CLIP = "first-3-seconds.mp4"  # for the tests of the job machinery, which need no particular face
 ROLE = "arn:aws:iam::123456789012:role/AmazonRekognitionServiceRole"
 JOB_TIMEOUT_S = 240  # a job takes ~10 s on this 2-core machine, more when the suite loads it
 
@@ -46,6 +47,27 @@ def who_may_match(timestamp_ms: int, left: float) -> set[str]:
     if timestamp_ms < 7300:
         return {LIN}
     return set()
+
+
+def first_seconds(path: Path, seconds: float) -> bytes:
+    """The first `seconds` of a video, re-encoded to H.264 in MP4 with PyAV (a real, shorter video)."""
+    import io
+    from fractions import Fraction
+
+    import av
+
+    out = io.BytesIO()
+    with av.open(str(path)) as source, av.open(out, mode="w", format="mp4") as target:
+        stream_in = source.streams.video[0]
+        stream_out = target.add_stream("h264", rate=30)
+        stream_out.width, stream_out.height, stream_out.pix_fmt = stream_in.width, stream_in.height, "yuv420p"
+        for n, frame in enumerate(source.decode(stream_in)):
+            if n >= seconds * 30:
+                break
+            frame.pts, frame.time_base = n, Fraction(1, 30)
+            target.mux(stream_out.encode(frame))
+        target.mux(stream_out.encode(None))
+    return out.getvalue()
 
 
 def clients(url: str, endpoint: str, validated: list[str]) -> dict[str, Any]:
@@ -71,6 +93,7 @@ def moto(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[str]:
         s3.put_object(Bucket=BUCKET, Key="truncated.mp4", Body=data[: len(data) // 3])
         s3.put_object(Bucket=BUCKET, Key="garbage.mp4", Body=bytes(range(256)) * 4096)
         s3.put_object(Bucket=BUCKET, Key="still.mp4", Body=(video / f"{LIN}.png").read_bytes())
+        s3.put_object(Bucket=BUCKET, Key=SHORT_CLIP, Body=first_seconds(video / CLIP, 3.0))
         yield url
 
 
@@ -322,7 +345,7 @@ def test_at_most_twenty_jobs_are_in_progress_per_account(tmp_path, moto, validat
 def test_a_job_interrupted_by_kill_9_is_finished_after_the_restart(tmp_path, moto, validated_operations):
     server = video_server(tmp_path, moto)
     rekognition = make_client(server.url, validated_operations, access_key="555566667777")
-    job_id = rekognition.start_face_detection(Video=s3_video())["JobId"]
+    job_id = rekognition.start_face_detection(Video=s3_video(SHORT_CLIP))["JobId"]
     deadline = time.monotonic() + 60
     while not any(f"video job {job_id} (StartFaceDetection) started" in line for line in server.output):
         assert time.monotonic() < deadline, "".join(server.output)
@@ -336,7 +359,8 @@ def test_a_job_interrupted_by_kill_9_is_finished_after_the_restart(tmp_path, mot
         rekognition = make_client(restarted.url, validated_operations, access_key="555566667777")
         done = finished(rekognition.get_face_detection, job_id)
         assert done["JobStatus"] == "SUCCEEDED", done.get("StatusMessage")
-        assert len({f["Timestamp"] for f in done["Faces"] if 2900 <= f["Timestamp"] <= 7100}) == 13
+        assert done["VideoMetadata"]["DurationMillis"] == pytest.approx(3000, abs=100)
+        assert any(f["Timestamp"] < 400 for f in done["Faces"])  # the two performers at the start
     finally:
         restarted.stop()
 
@@ -345,10 +369,10 @@ def test_with_two_worker_processes_every_job_runs_once(tmp_path, moto, validated
     server = video_server(tmp_path, moto, "--workers", "2")
     try:
         rekognition = make_client(server.url, validated_operations, access_key="666677778888")
-        jobs = [rekognition.start_face_detection(Video=s3_video())["JobId"] for _ in range(3)]
+        jobs = [rekognition.start_face_detection(Video=s3_video(SHORT_CLIP))["JobId"] for _ in range(2)]
         results = [finished(rekognition.get_face_detection, job_id) for job_id in jobs]
-        assert [r["JobStatus"] for r in results] == ["SUCCEEDED"] * 3
-        assert results[0]["Faces"] == results[1]["Faces"] == results[2]["Faces"]
+        assert [r["JobStatus"] for r in results] == ["SUCCEEDED"] * 2
+        assert results[0]["Faces"] == results[1]["Faces"] and results[0]["Faces"]
         for job_id in jobs:
             assert sum(f"video job {job_id} (StartFaceDetection) started" in line for line in server.output) == 1
     finally:
@@ -362,9 +386,9 @@ def test_two_servers_on_one_postgres_run_each_job_once_and_both_answer(
         servers = [video_server(tmp_path / f"data-{n}", moto, "--store", url) for n in range(2)]
         try:
             first, second = (make_client(s.url, validated_operations, access_key="777788889999") for s in servers)
-            jobs = [first.start_face_detection(Video=s3_video())["JobId"] for _ in range(3)]
+            jobs = [first.start_face_detection(Video=s3_video(SHORT_CLIP))["JobId"] for _ in range(2)]
             results = [finished(second.get_face_detection, job_id) for job_id in jobs]
-            assert [r["JobStatus"] for r in results] == ["SUCCEEDED"] * 3
+            assert [r["JobStatus"] for r in results] == ["SUCCEEDED"] * 2
             assert first.get_face_detection(JobId=jobs[0]) == {**results[0], "ResponseMetadata": ANY}
             for job_id in jobs:
                 starts = sum(f"video job {job_id} (StartFaceDetection) started" in line
