@@ -192,8 +192,14 @@ def serve_workers(config: ServerConfig, accounts: AccountResolver) -> None:
     from .workers import WorkerServer
 
     build_services(config).store.close()
-    WorkerServer(
-        config, lambda: WholeBody(
-            admitted(create_app(start_background(build_services(config)), accounts), config), MAX_BODY_BYTES
-        )
-    ).run()
+    built: list[Services] = []  # this worker's services (each worker process builds its own)
+
+    def build_app() -> Callable[..., Iterable[bytes]]:
+        built.append(start_background(build_services(config)))
+        return WholeBody(admitted(create_app(built[-1], accounts), config), MAX_BODY_BYTES)
+
+    def on_worker_exit() -> None:
+        for services in built:
+            stop_background(services)  # running video jobs and stream processors go back to the store
+
+    WorkerServer(config, build_app, on_worker_exit).run()

@@ -36,9 +36,11 @@ log = logging.getLogger("rekog_compat")
 class WorkerServer(BaseApplication):
     """gunicorn, configured from a ServerConfig, loading the app in each worker."""
 
-    def __init__(self, config: ServerConfig, build_app: Any) -> None:
+    def __init__(self, config: ServerConfig, build_app: Any, on_worker_exit: Any = None) -> None:
+        """`build_app` makes a worker's app (in the worker); `on_worker_exit` runs there when it ends."""
         self.server_config = config
         self.build_app = build_app
+        self.on_worker_exit = on_worker_exit
         super().__init__()
 
     def load_config(self) -> None:
@@ -55,6 +57,7 @@ class WorkerServer(BaseApplication):
             "graceful_timeout": 30,
             "limit_request_field_size": 16384,
             "when_ready": self._ready,
+            "worker_exit": lambda _server, _worker: self.on_worker_exit and self.on_worker_exit(),
             "accesslog": None,
             **gunicorn_tls_settings(config),
         }
