@@ -301,21 +301,25 @@ def test_broken_and_non_video_files_fail_the_job_and_nothing_else(video, name):
     assert rekognition.describe_collection(CollectionId="performers")["FaceCount"] == 2
 
 
-def test_aws_cli_drives_a_face_search(video, tmp_path):
+def test_aws_cli_drives_a_face_search(video, notices, tmp_path):
     server, env = video["server"], {"AWS_ACCESS_KEY_ID": "222233334444"}
     run = lambda *args: run_cli(server.url, env, *args)  # noqa: E731
     run("create-collection", "--collection-id", "cli-performers")
     still = facedata_dir() / "video" / f"{LIN}.png"
     run("index-faces", "--collection-id", "cli-performers", "--image-bytes", f"fileb://{still}",
         "--external-image-id", LIN)
-    job_id = run("start-face-search", "--collection-id", "cli-performers", "--video",
-                 json.dumps(s3_video()))["JobId"]
+    channel = json.dumps({"SNSTopicArn": notices["topic"], "RoleArn": ROLE})
+    job_id = run("start-face-search", "--collection-id", "cli-performers", "--video", json.dumps(s3_video()),
+                 "--notification-channel", channel, "--job-tag", "from-cli")["JobId"]
     deadline = time.monotonic() + JOB_TIMEOUT_S
     while (result := run("get-face-search", "--job-id", job_id))["JobStatus"] == "IN_PROGRESS":
         assert time.monotonic() < deadline
         time.sleep(1)
-    assert result["JobStatus"] == "SUCCEEDED"
+    assert result["JobStatus"] == "SUCCEEDED" and result["JobTag"] == "from-cli"
     assert {m["Face"]["ExternalImageId"] for p in result["Persons"] for m in p["FaceMatches"]} == {LIN}
+    received = video["sqs"].receive_message(QueueUrl=notices["queue"], WaitTimeSeconds=5, MaxNumberOfMessages=10)
+    notices_seen = [json.loads(json.loads(m["Body"])["Message"]) for m in received.get("Messages", [])]
+    assert any(n["JobId"] == job_id and n["JobTag"] == "from-cli" for n in notices_seen)
 
 
 def run_cli(url: str, env: dict[str, str], *args: str) -> dict[str, Any]:
