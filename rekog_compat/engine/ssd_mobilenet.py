@@ -28,13 +28,6 @@ BATCH_NORM_EPSILON = 0.0010000000474974513
 MANIFEST = "ssd_mobilenetv1_model-weights_manifest.json"
 DOWNSAMPLING_BLOCKS = (2, 4, 6, 12)
 MIN_SCORE = 0.5  # face-api's default minConfidence
-# The detector's own: lower than face-api's, because where the image is searched by three squares or
-# more a box must also be seen by two passes (a candidate scoring above SUPPORT_SCORE overlapping it by
-# IoU above SUPPORT_IOU); on WIDER that agreement drops more non-faces than faces (benchmarks/detectors.py,
-# docs/engine.md).
-DETECT_MIN_SCORE = 0.4
-SUPPORT_SCORE = 0.2
-SUPPORT_IOU = 0.4
 NMS_IOU = 0.5  # face-api's
 CONTAINED = 0.8  # merging passes: a box this much inside another is the same face
 # A tile is sized so that the smallest face Rekognition must find (40 px up to 1080p) fills this many of
@@ -255,34 +248,14 @@ class SsdMobilenetDetector:
         height, width = rgb.shape[:2]
         if min(height, width) < 2:
             return []
-        candidates, scores, passes = self.candidates(rgb, SUPPORT_SCORE)
-        large = np.minimum(candidates[:, 2] - candidates[:, 0], candidates[:, 3] - candidates[:, 1]) >= (
+        every, every_score, _ = self.candidates(rgb)
+        large = np.minimum(every[:, 2] - every[:, 0], every[:, 3] - every[:, 1]) >= (
             MIN_SIDE_FRACTION * smallest_face_px(width, height)
         )  # before the suppression, so that a part of a face cannot suppress the face
-        every, every_score = candidates[large], scores[large]
-        kept = suppress(every, every_score, NMS_IOU, DETECT_MIN_SCORE, CONTAINED)
-        squares = tiles(width, height)
-        found = []
-        for box, score in zip(every[kept], every_score[kept], strict=True):
-            if covering(squares, box) >= 3 and supporting_passes(box, candidates, passes) < 2:
-                continue  # seen by one pass only where three looked: mostly not a face
-            found.append(Detection(max(0.0, float(box[0])), max(0.0, float(box[1])), float(min(box[2], width)),
-                                   float(min(box[3], height)), 100 * float(score)))
-        return found
-
-
-def covering(squares: list[tuple[int, int, int]], box: np.ndarray) -> int:
-    """How many of the squares hold the box (x0, y0, x1, y1) whole."""
-    return sum(left <= box[0] and top <= box[1] and box[2] <= left + side and box[3] <= top + side
-               for left, top, side in squares)
-
-
-def supporting_passes(box: np.ndarray, candidates: np.ndarray, passes: np.ndarray) -> int:
-    """How many passes have a candidate overlapping the box by IoU above SUPPORT_IOU."""
-    width = np.clip(np.minimum(candidates[:, 2], box[2]) - np.maximum(candidates[:, 0], box[0]), 0, None)
-    height = np.clip(np.minimum(candidates[:, 3], box[3]) - np.maximum(candidates[:, 1], box[1]), 0, None)
-    inter = width * height
-    union = (candidates[:, 2] - candidates[:, 0]) * (candidates[:, 3] - candidates[:, 1]) + (
-        (box[2] - box[0]) * (box[3] - box[1])
-    ) - inter
-    return len(set(passes[inter > SUPPORT_IOU * np.where(union > 0, union, np.inf)].tolist()))
+        every, every_score = every[large], every_score[large]
+        kept = suppress(every, every_score, NMS_IOU, MIN_SCORE, CONTAINED)
+        return [
+            Detection(max(0.0, float(b[0])), max(0.0, float(b[1])), float(min(b[2], width)), float(min(b[3], height)),
+                      100 * float(s))
+            for b, s in zip(every[kept], every_score[kept], strict=True)
+        ]

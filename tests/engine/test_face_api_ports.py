@@ -22,18 +22,15 @@ from rekog_compat.engine.expressions import (
 )
 from rekog_compat.engine.npm_models import FACE_API
 from rekog_compat.engine.ssd_mobilenet import (
-    DETECT_MIN_SCORE,
     FACE_AT_INPUT_PX,
     INPUT_SIZE,
     MAX_TILES,
     MIN_SCORE,
     NMS_IOU,
-    SUPPORT_SCORE,
+    ZOOMED_OUT_MIN_INPUT_PX,
     OnnxSsdMobilenetNet,
     SsdMobilenetDetector,
     SsdMobilenetNet,
-    covering,
-    supporting_passes,
     suppress,
     tiles,
 )
@@ -152,24 +149,36 @@ def test_the_onnx_graph_gives_the_numpy_ports_outputs():
     assert scores.max() > 0.9  # a real face scored, not two equal empty answers
 
 
-def test_a_box_only_one_pass_sees_is_dropped_and_the_face_is_kept():
-    """A WIDER photo of a woman with a face tattooed on her forearm: one tile's pass scores the tattoo
-    above DETECT_MIN_SCORE, but no other pass of the three squares that hold it sees it, while every pass
-    that holds the real face sees it; so the detector returns the face and not the tattoo."""
+def test_the_zoomed_out_pass_keeps_close_ups_only():
+    """A WIDER family photo: zoomed out, its 30-px heads are 7 px at the network's input, where it scores
+    boxes between two heads 0.9 and more (they made most of the false detections on WIDER); none of
+    those reaches the answer, and the labelled faces do."""
     detector = SsdMobilenetDetector(expression_model_dir())
-    image = rgb(facedata_dir() / "wider_face_val_subset/images/13--Interview/13_Interview_Interview_2_People_Visible_13_425.jpg")
+    root = facedata_dir() / "wider_face_val_subset"
+    name = "20--Family_Group/20_Family_Group_Family_Group_20_33.jpg"
+    image = rgb(root / "images" / name)
     height, width = image.shape[:2]
-    candidates, scores, passes = detector.candidates(image, SUPPORT_SCORE)
-    on_the_arm = [i for i, box in enumerate(candidates) if box[1] > 900 and scores[i] > DETECT_MIN_SCORE]
-    assert on_the_arm, "the network no longer scores the tattoo a face: this test needs another example"
-    tattoo = candidates[max(on_the_arm, key=lambda i: scores[i])]
-    assert 250 < tattoo[0] < tattoo[2] < 380 and covering(tiles(width, height), tattoo) >= 3
-    assert supporting_passes(tattoo, candidates, passes) == 1
-    found = detector.detect(image)
-    assert len(found) == 1 and found[0].confidence > 90
-    assert 420 < found[0].left < found[0].right < 720 and 100 < found[0].top < found[0].bottom < 450  # her face
-    face = np.array([found[0].left, found[0].top, found[0].right, found[0].bottom])
-    assert supporting_passes(face, candidates, passes) >= 3
+    labels = json.loads((root / "annotations.json").read_text())[name]
+    labelled = [(x, y, x + w, y + h) for x, y, w, h in labels["boxes"]]
+    left, top, side = tiles(width, height)[0]
+    boxes, scores = detector._net.forward(resize_square_view(image, left, top, side, INPUT_SIZE)[np.newaxis])
+    corners = np.clip(boxes[0], 0, 1)[:, [1, 0, 3, 2]] * side + [left, top, left, top]
+    sides = np.minimum(corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1]) / side * INPUT_SIZE
+    confident_small = [corners[i] for i in suppress(corners, scores[0], NMS_IOU, 0.9) if sides[i] < ZOOMED_OUT_MIN_INPUT_PX]
+    between = [box for box in confident_small if all(_iou(box, face) < 0.3 for face in labelled)]
+    assert len(between) >= 2, "the zoomed-out pass no longer scores these: this test needs another photo"
+    found = [(d.left, d.top, d.right, d.bottom) for d in detector.detect(image)]
+    assert all(_iou(box, face) < 0.3 for box in between for face in found)
+    faces = [box for box, invalid in zip(labelled, labels["invalid"], strict=True)
+             if not invalid and min(box[2] - box[0], box[3] - box[1]) >= 30]  # the smallest the detector reports
+    assert sum(any(_iou(face, box) >= 0.3 for box in found) for face in faces) >= 0.8 * len(faces)
+
+
+def _iou(a: tuple[float, ...] | np.ndarray, b: tuple[float, ...] | np.ndarray) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
 
 
 def test_a_close_up_face_is_found_by_the_zoomed_out_pass():

@@ -12,7 +12,8 @@ from tests.support.facedata import facedata_dir
 
 def test_the_crowd_photo_is_1920_by_1080_with_at_least_50_faces_of_40_px():
     root = facedata_dir() / "wider_face_val_subset"
-    image, boxes = crowd_photo(root)
+    image, boxes, clear = crowd_photo(root)
+    assert len(clear) == len(boxes) and 10 <= sum(clear) < len(clear)
     assert image.shape == (HEIGHT, WIDTH, 3) and image.dtype == np.uint8 and image.std() > 20
     assert all(0 <= x0 < x1 <= WIDTH and 0 <= y0 < y1 <= HEIGHT for x0, y0, x1, y1 in boxes)
     assert sum(min(x1 - x0, y1 - y0) >= MIN_FACE_PX for x0, y0, x1, y1 in boxes) >= 50
