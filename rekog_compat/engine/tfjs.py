@@ -103,11 +103,32 @@ def pad_to_square(image: np.ndarray, centred: bool) -> np.ndarray:
 def resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
     """tf.image.resizeBilinear of a square HxWxC image to size x size, float32, as TF.js does by default
     (no aligned corners, no half-pixel centres: source = destination x scale)."""
-    source = image.shape[0]
-    position = np.arange(size, dtype=np.float64) * (source / size)
+    return resize_square_view(image, 0, 0, image.shape[0], size)
+
+
+def _taps(start: int, side: int, size: int, extent: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """TF.js's bilinear taps along one axis of a `side`-long stretch starting at `start` of an axis
+    `extent` long: the two source indices (clipped into the image), their weights (0 where the tap
+    falls outside the image, which reads as black)."""
+    position = np.arange(size, dtype=np.float64) * (side / size)
     low = np.floor(position).astype(int)
-    high = np.minimum(low + 1, source - 1)
+    high = np.minimum(low + 1, side - 1)
     frac = (position - low).astype(np.float32)
-    pixels = image.astype(np.float32)
-    rows = pixels[low] * (1 - frac)[:, None, None] + pixels[high] * frac[:, None, None]
-    return rows[:, low] * (1 - frac)[None, :, None] + rows[:, high] * frac[None, :, None]
+    low, high = low + start, high + start
+    inside_low = ((low >= 0) & (low < extent)).astype(np.float32)
+    inside_high = ((high >= 0) & (high < extent)).astype(np.float32)
+    return (np.clip(low, 0, extent - 1), np.clip(high, 0, extent - 1), (1 - frac) * inside_low,
+            frac * inside_high)
+
+
+def resize_square_view(image: np.ndarray, left: int, top: int, side: int, size: int) -> np.ndarray:
+    """`resize_bilinear` of the side x side square of an HxWxC image at (left, top), black where the
+    square reaches past the image, without making the square: only the rows and columns the taps
+    read are converted to float (a 1920-px photo zoomed out is a 3840-px square)."""
+    height, width = image.shape[:2]
+    row_low, row_high, row_w0, row_w1 = _taps(top, side, size, height)
+    col_low, col_high, col_w0, col_w1 = _taps(left, side, size, width)
+    rows = image[row_low].astype(np.float32) * row_w0[:, None, None] + image[row_high].astype(np.float32) * (
+        row_w1[:, None, None]
+    )
+    return rows[:, col_low] * col_w0[None, :, None] + rows[:, col_high] * col_w1[None, :, None]
