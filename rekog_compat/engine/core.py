@@ -65,6 +65,23 @@ class DetectedFace:
         )
 
 
+def face_chip(rgb: np.ndarray, detection: Detection, points: np.ndarray, size: int, padding: float) -> np.ndarray:
+    """dlib's aligned face chip (`get_face_chip`) of the face with these 68 landmarks: the face rotated upright
+    and scaled so that dlib's mean-face template fills `size` px less `padding` (a fraction of the template's
+    width) on every side. Every embedder is fed this, at its own size and padding."""
+    import dlib
+
+    rect = _rectangle(detection)
+    shape = dlib.full_object_detection(rect, [dlib.point(round(x), round(y)) for x, y in points])
+    return np.asarray(dlib.get_face_chip(rgb, shape, size=size, padding=padding))
+
+
+def _rectangle(d: Detection) -> Any:
+    import dlib
+
+    return dlib.rectangle(round(d.left), round(d.top), round(d.right) - 1, round(d.bottom) - 1)
+
+
 def prepare_environment(deepface_home: str) -> None:
     """Environment DeepFace and onnxruntime read when they load: offline, no telemetry."""
     os.environ["DEEPFACE_HOME"] = deepface_home
@@ -151,8 +168,7 @@ class FaceEngine:
         height, width = rgb.shape[:2]
         faces = []
         for d in detections:
-            rect = dlib.rectangle(round(d.left), round(d.top), round(d.right) - 1, round(d.bottom) - 1)
-            shape = self._landmarker(rgb, rect)
+            shape = self._landmarker(rgb, _rectangle(d))
             points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
             chip = np.asarray(dlib.get_face_chip(rgb, shape, size=embedder.chip_size, padding=embedder.chip_padding))
             faces.append(
