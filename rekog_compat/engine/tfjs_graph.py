@@ -223,6 +223,84 @@ class _Step:
     op: Op
     inputs: tuple[str, ...]
     attr: dict[str, Any]
+    kind: str = ""  # the TF op type
+
+
+CONVOLUTIONS = ("Conv2D", "DepthwiseConv2dNative")
+CLAMPS = {"Relu": (0.0, None), "Relu6": (0.0, 6.0)}
+
+
+def _fold(steps: list[_Step], weights: dict[str, Array], keep: set[str]) -> list[_Step]:
+    """The plan with each convolution merged with the constant scale, shift and clamps that follow it alone
+    (a frozen Keras graph's batch-norm Mul/Add, then Relu/Minimum/Maximum): the scale goes into the filters,
+    the rest runs in place on the convolution's output. The same numbers, a few passes fewer per layer."""
+    consumers: dict[str, list[_Step]] = {}
+    for step in steps:
+        for source in step.inputs:
+            consumers.setdefault(source, []).append(step)
+
+    def constant(step: _Step, other_than: str) -> Array | None:
+        others = [i for i in step.inputs if i != other_than]
+        return weights.get(others[0]) if len(step.inputs) == 2 and len(others) == 1 else None
+
+    absorbed: set[str] = set()
+    replaced: dict[str, _Step] = {}
+    for step in steps:
+        if step.kind not in CONVOLUTIONS or step.inputs[1] not in weights:
+            continue
+        filters = weights[step.inputs[1]]
+        channels = filters.shape[2] * filters.shape[3] if step.kind == "DepthwiseConv2dNative" else filters.shape[3]
+        scale: Array | None = None
+        shift: Array | None = None
+        clamps: list[tuple[str, float]] = []
+        last = step
+        while last.name not in keep and len(consumers.get(last.name, [])) == 1:
+            after = consumers[last.name][0]
+            value = constant(after, last.name)
+            if after.kind in CLAMPS and not (after.kind == "Relu6" and clamps):
+                low, high = CLAMPS[after.kind]
+                clamps.append(("max", low))
+                if high is not None:
+                    clamps.append(("min", high))
+            elif after.kind in ("Minimum", "Maximum") and value is not None and value.size == 1:
+                clamps.append(("min" if after.kind == "Minimum" else "max", float(value.reshape(()))))
+            elif after.kind == "Mul" and value is not None and value.size in (1, channels) and shift is None \
+                    and not clamps:
+                factor = np.broadcast_to(value.reshape(-1), (channels,))
+                scale = factor if scale is None else scale * factor
+            elif after.kind in ("Add", "AddV2", "BiasAdd") and value is not None and value.size in (1, channels) \
+                    and not clamps:
+                term = np.broadcast_to(value.reshape(-1), (channels,))
+                shift = term if shift is None else shift + term
+            else:
+                break
+            absorbed.add(after.name)
+            last = after
+        if last is step:
+            continue
+        if scale is not None:
+            shaped = scale.reshape(filters.shape[2], filters.shape[3]) if step.kind != "Conv2D" else scale
+            filters = (filters * shaped).astype(np.float32)
+        replaced[step.name] = _Step(last.name, _merged(step, filters, shift, tuple(clamps)), step.inputs[:1], {},
+                                    step.kind)
+    return [replaced.get(step.name, step) for step in steps if step.name not in absorbed]
+
+
+def _merged(step: _Step, filters: Array, shift: Array | None, clamps: tuple[tuple[str, float], ...]) -> Op:
+    convolve = conv2d if step.kind == "Conv2D" else depthwise_conv2d
+    strides, padding = _attr_ints(step.attr, "strides"), _attr_string(step.attr, "padding")
+    _check_nhwc(step.attr)
+    bias = None if shift is None else shift.astype(np.float32)
+
+    def run(inputs: list[Array], _: dict[str, Any]) -> Array:
+        out = convolve(inputs[0], filters, strides, padding)
+        if bias is not None:
+            out += bias
+        for kind, value in clamps:
+            (np.maximum if kind == "max" else np.minimum)(out, value, out=out)
+        return out
+
+    return run
 
 
 def _source(reference: str) -> str | None:
@@ -251,7 +329,7 @@ class GraphModel:
         dims = nodes[self.input]["attr"]["shape"]["shape"]["dim"]
         self.input_shape = tuple(int(d["size"]) for d in dims)  # (-1, H, W, C)
         self.outputs = outputs
-        self._steps = self._plan(nodes, model_json)
+        self._steps = _fold(self._plan(nodes, model_json), self.weights, set(outputs))
 
     def _plan(self, nodes: dict[str, dict[str, Any]], model_json: Path) -> list[_Step]:
         """The nodes the outputs depend on, in an order where each comes after its inputs."""
@@ -269,7 +347,7 @@ class GraphModel:
             if expanded:
                 if node["op"] not in OPS:
                     raise ValueError(f"{model_json}: op {node['op']} ({name}) is not supported")
-                order.append(_Step(name, OPS[node["op"]], sources, node.get("attr", {})))
+                order.append(_Step(name, OPS[node["op"]], sources, node.get("attr", {}), node["op"]))
                 done.add(name)
                 continue
             if node["op"] == "Const":
