@@ -71,7 +71,7 @@ CANDIDATES: dict[str, tuple[str, Callable[[Path], Embedder]]] = {
     "Dlib-flip": ("face-recognition-models (PyPI), CC0 weights", _dlib(model="Dlib-flip", flip=True)),
     "Dlib-jitter5": ("face-recognition-models (PyPI), CC0 weights", _dlib(model="Dlib-jitter5", jitters=5)),
     "Human-FaceRes": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-FaceRes")),
-    "Human-FaceRes-pad0.4": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-FaceRes", padding=0.4)),
+    "Human-FaceRes-pad0.2": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-FaceRes", padding=0.2)),
     "Human-FaceRes-flip": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-FaceRes", flip=True)),
     "Human-FaceRes-Deep": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-FaceRes-Deep")),
     "Human-MobileFaceNet": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-MobileFaceNet")),

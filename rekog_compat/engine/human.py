@@ -8,8 +8,9 @@ face straightened, as Human's face-ID demo does with `rotation: true`.
 
 faceres and faceres-deep are HSE's MobileNet age/gender/identity models (github.com/av-savchenko/HSE_FaceRec_tf,
 `age_gender_identity`); their authors feed them BGR less ImageNet's channel means (facial_analysis.py: Keras's
-"caffe" preprocessing) on an MTCNN box widened by 10 px, and so do we: on lfw_dev, Human's 0..255 RGB gave
-94.2 % best-threshold accuracy where this gives more (docs/engine.md, Recognizers compared). mobileface (not
+"caffe" preprocessing) on an MTCNN box widened by 10 px, and so do we, on a chip with padding 0.4 (the best
+of 0.1 .. 0.8 on lfw_tiny): on lfw_dev, Human's 0..255 RGB gave 94.2 % best-threshold accuracy, this 98.2 %
+(docs/engine.md, Recognizers compared). mobileface (not
 run by Human 3) normalises inside its graph ((x - 127.5) / 128), so it gets 0..255.
 
 mobilefacenet, fed so (Human calls its module obsolete), gives one vector for every face: cosine similarity
@@ -35,6 +36,7 @@ from .tfjs_graph import GraphModel
 from .weights import EngineUnavailable
 
 HUMAN_CHIP_PADDING = 0.2
+FACERES_CHIP_PADDING = 0.4  # chosen on lfw_tiny (0.1 .. 0.8 tried; 0.4-0.5 best), not on lfw_dev
 CAFFE_BGR_MEAN = (-103.939, -116.779, -123.68)  # Keras's "caffe" preprocessing: BGR less ImageNet's mean
 
 
@@ -51,8 +53,10 @@ class HumanModel:
 
 
 HUMAN_EMBEDDERS: dict[str, HumanModel] = {
-    "Human-FaceRes": HumanModel("faceres", "global_pooling/Mean", 1.0, CAFFE_BGR_MEAN, bgr=True),
-    "Human-FaceRes-Deep": HumanModel("faceres-deep", "global_pooling/Mean", 1.0, CAFFE_BGR_MEAN, bgr=True),
+    "Human-FaceRes": HumanModel("faceres", "global_pooling/Mean", 1.0, CAFFE_BGR_MEAN, bgr=True,
+                                padding=FACERES_CHIP_PADDING),
+    "Human-FaceRes-Deep": HumanModel("faceres-deep", "global_pooling/Mean", 1.0, CAFFE_BGR_MEAN, bgr=True,
+                                     padding=FACERES_CHIP_PADDING),
     "Human-MobileFaceNet": HumanModel("mobilefacenet", "embeddings", 1 / 255),
     "Human-MobileFace": HumanModel("mobileface", "batchnorm0/add_1", 1.0),
 }
