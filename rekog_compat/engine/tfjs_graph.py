@@ -175,6 +175,36 @@ def _squeeze(inputs: list[Array], attr: dict[str, Any]) -> Array:
     return np.squeeze(inputs[0], axis=tuple(dims)) if dims else np.squeeze(inputs[0])
 
 
+def max_pool(x: Array, ksize: list[int], strides: list[int], padding: str) -> Array:
+    """tf.nn.max_pool, NHWC: the largest of each window ('SAME' pads with -inf, so padding never wins)."""
+    kh, kw = (ksize[1], ksize[2]) if ksize else (1, 1)
+    stride = (strides[1], strides[2]) if strides else (1, 1)
+    if padding == "SAME":
+        x = x.astype(np.float32, copy=False)
+        height, width = x.shape[1:3]
+        out_h, out_w = -(-height // stride[0]), -(-width // stride[1])
+        pad_h = max((out_h - 1) * stride[0] + kh - height, 0)
+        pad_w = max((out_w - 1) * stride[1] + kw - width, 0)
+        x = np.pad(x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)),
+                   constant_values=-np.inf)
+        padding = "VALID"
+    windows = _windows(x, kh, kw, stride, padding)
+    out = windows[0].copy()
+    for window in windows[1:]:
+        np.maximum(out, window, out=out)
+    return out
+
+
+def _max_pool(inputs: list[Array], attr: dict[str, Any]) -> Array:
+    _check_nhwc(attr)
+    return max_pool(inputs[0], _attr_ints(attr, "ksize"), _attr_ints(attr, "strides"), _attr_string(attr, "padding"))
+
+
+def _concat(inputs: list[Array], _: dict[str, Any]) -> Array:
+    """ConcatV2: the tensors, then the axis as the last input."""
+    return np.concatenate(inputs[:-1], axis=int(np.asarray(inputs[-1]).reshape(())))
+
+
 def _pad(inputs: list[Array], _: dict[str, Any]) -> Array:
     value = float(inputs[2]) if len(inputs) > 2 else 0.0
     return np.pad(inputs[0], [tuple(int(v) for v in row) for row in inputs[1]], constant_values=value)
@@ -210,6 +240,8 @@ OPS: dict[str, Op] = {
     "Reshape": lambda i, _: i[0].reshape([int(v) for v in i[1]]),
     "Squeeze": _squeeze,
     "Pad": _pad,
+    "MaxPool": _max_pool,
+    "ConcatV2": _concat,
     "Identity": lambda i, _: i[0],
 }
 

@@ -16,7 +16,8 @@ from ..store import Collection, CollectionMissing
 MAX_FACES_PER_IMAGE = 100
 
 # DetectionAttributes values -> FaceDetail members this engine computes with a real model (EMOTIONS
-# once its model is installed: `rekog-compat models install face-api`). The rest (BEARD, EYE_DIRECTION,
+# once its model is installed: `rekog-compat models install face-api`; EYE_DIRECTION once Human's iris model
+# is: `rekog-compat models install human-iris`). The rest (BEARD,
 # EYEGLASSES, FACE_OCCLUDED, MUSTACHE, SUNGLASSES) have no model here and are left out
 # (docs/compatibility.md).
 ATTRIBUTE_MEMBERS = {
@@ -26,6 +27,7 @@ ATTRIBUTE_MEMBERS = {
     "MOUTH_OPEN": "MouthOpen",
     "SMILE": "Smile",
     "EMOTIONS": "Emotions",
+    "EYE_DIRECTION": "EyeDirection",
 }
 
 

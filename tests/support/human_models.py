@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from rekog_compat.config import default_data_dir, default_models_dir
-from rekog_compat.engine.npm_models import HUMAN_MODELS
-from tests.support.expression_model import MODELS_DIR_ENV
+from rekog_compat.engine.npm_models import HUMAN_IRIS, HUMAN_MODELS
+from tests.support.expression_model import MODELS_DIR_ENV, installed_models_dir
 
 
 def human_models_dir() -> Path:
@@ -22,4 +22,20 @@ def human_models_dir() -> Path:
     located = HUMAN_MODELS.locate(models_dir)
     if located is None:
         pytest.skip(f"Human's models are not installed: {HUMAN_MODELS.install_command}")
+    return located
+
+
+def iris_models_dir() -> Path | None:
+    """The models dir the test servers are given (tests/conftest.py) when it also holds Human's iris model
+    (`rekog-compat models install human-iris`, EyeDirection); None otherwise."""
+    models_dir = installed_models_dir()
+    return models_dir if models_dir is not None and HUMAN_IRIS.locate(models_dir) is not None else None
+
+
+def iris_model_dir() -> Path:
+    """The installed iris model's folder; skips the calling test when it is not installed."""
+    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir(default_data_dir()))
+    located = HUMAN_IRIS.locate(models_dir)
+    if located is None:
+        pytest.skip(f"Human's iris model (EyeDirection) is not installed: {HUMAN_IRIS.install_command}")
     return located
