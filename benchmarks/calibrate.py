@@ -26,7 +26,7 @@ from PIL import Image
 
 from benchmarks.lfw import identity_images
 from harness.facedata import facedata_location
-from rekog_compat.engine import EngineConfig, FaceEngine
+from rekog_compat.engine import DetectedFace, EngineConfig, FaceEngine
 from rekog_compat.engine.similarity import TARGET_FMR
 
 # Similarity at FMR knots: the four targets, plus a shape for the low end.
@@ -35,9 +35,8 @@ FIT_RANGE = (1e-4, 1e-2)
 _PROBIT = np.vectorize(NormalDist().inv_cdf)
 
 
-def labelled_face_embedding(engine: FaceEngine, path: Path) -> np.ndarray | None:
-    """The embedding of the face LFW labels (covering the centre), or None if none is found."""
-    rgb = np.asarray(Image.open(path).convert("RGB"))
+def labelled_face(engine: FaceEngine, rgb: np.ndarray) -> DetectedFace | None:
+    """The face LFW labels (the one covering the photo's centre; else the largest), or None if none is found."""
     faces = engine.detect(rgb)
     if not faces:
         return None
@@ -46,7 +45,13 @@ def labelled_face_embedding(engine: FaceEngine, path: Path) -> np.ndarray | None
         f for f in faces
         if f.detection.left <= cx <= f.detection.right and f.detection.top <= cy <= f.detection.bottom
     ]
-    return engine.embed([(covering or faces)[0]])[0]
+    return (covering or faces)[0]
+
+
+def labelled_face_embedding(engine: FaceEngine, path: Path) -> np.ndarray | None:
+    """The embedding of the face LFW labels, or None if none is found."""
+    face = labelled_face(engine, np.asarray(Image.open(path).convert("RGB")))
+    return None if face is None else engine.embed([face])[0]
 
 
 def embed_gallery(engine: FaceEngine, root: Path) -> tuple[np.ndarray, np.ndarray, int, int]:

@@ -14,10 +14,10 @@ import numpy as np
 from .engine import DetectedFace, FaceEngine
 from .store import StoredFace
 
-# DetectionAttributes values -> FaceDetail members this engine computes with a real model (EMOTIONS
-# once its model is installed: `rekog-compat models install face-api`). The rest (BEARD, EYE_DIRECTION,
-# EYEGLASSES, FACE_OCCLUDED, MUSTACHE, SUNGLASSES) have no model here and are left out
-# (docs/compatibility.md).
+# DetectionAttributes values -> FaceDetail members this engine computes with a real model (EMOTIONS once its
+# model is installed: `rekog-compat models install face-api`; EYE_DIRECTION once Human's iris model is:
+# `rekog-compat models install human-iris`). The rest (BEARD, EYEGLASSES, FACE_OCCLUDED, MUSTACHE,
+# SUNGLASSES) have no model here and are left out (docs/compatibility.md).
 ATTRIBUTE_MEMBERS = {
     "AGE_RANGE": "AgeRange",
     "GENDER": "Gender",
@@ -25,6 +25,7 @@ ATTRIBUTE_MEMBERS = {
     "MOUTH_OPEN": "MouthOpen",
     "SMILE": "Smile",
     "EMOTIONS": "Emotions",
+    "EYE_DIRECTION": "EyeDirection",
 }
 
 

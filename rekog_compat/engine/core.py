@@ -21,7 +21,7 @@ from . import geometry, measure, registry
 from .config import EngineConfig
 from .detection import Detection, Detector
 from .embedding import Embedder
-from .npm_models import FACE_API
+from .npm_models import FACE_API, HUMAN_IRIS
 from .similarity import SimilarityScale, cosine_distances, load_scale
 from .weights import EngineUnavailable, forbid_downloads, link_packaged_weights, packaged_weight
 
@@ -65,6 +65,23 @@ class DetectedFace:
         )
 
 
+def face_chip(rgb: np.ndarray, detection: Detection, points: np.ndarray, size: int, padding: float) -> np.ndarray:
+    """dlib's aligned face chip (`get_face_chip`) of the face with these 68 landmarks: the face rotated upright
+    and scaled so that dlib's mean-face template fills `size` px less `padding` (a fraction of the template's
+    width) on every side. Every embedder is fed this, at its own size and padding."""
+    import dlib
+
+    rect = _rectangle(detection)
+    shape = dlib.full_object_detection(rect, [dlib.point(round(x), round(y)) for x, y in points])
+    return np.asarray(dlib.get_face_chip(rgb, shape, size=size, padding=padding))
+
+
+def _rectangle(d: Detection) -> Any:
+    import dlib
+
+    return dlib.rectangle(round(d.left), round(d.top), round(d.right) - 1, round(d.bottom) - 1)
+
+
 def prepare_environment(deepface_home: str) -> None:
     """Environment DeepFace and onnxruntime read when they load: offline, no telemetry."""
     os.environ["DEEPFACE_HOME"] = deepface_home
@@ -86,6 +103,8 @@ class FaceEngine:
         self._demographics: Any = None
         self._expressions_dir: Path | None = None
         self._expressions: Any = None
+        self._iris_dir: Path | None = None
+        self._iris: Any = None
         self._scale: SimilarityScale | None = None
 
     @property
@@ -113,6 +132,7 @@ class FaceEngine:
             self._embedder = self._build(lambda: embedder.build(self.config.models_dir))
             self._scale = load_scale(self.config.model, self._embedder.verification_threshold)
             self._expressions_dir = self._locate_expressions()
+            self._iris_dir = self._locate_iris()
             if not self._scale.calibrated:
                 log.warning("no calibration for %s: Similarity is not calibrated (docs/accuracy.md)", self.config.model)
             self._ready = True
@@ -124,6 +144,16 @@ class FaceEngine:
             log.info("Emotions are not returned: %s is not installed (%s)", FACE_API.spec, FACE_API.install_command)
         else:
             log.info("Emotions: %s face_expression, from %s", FACE_API.spec, located)
+        return located
+
+    def _locate_iris(self) -> Path | None:
+        """Where the iris model (EyeDirection) is; the start-up log says which is used or how to get it."""
+        located = HUMAN_IRIS.locate(Path(self.config.models_dir)) if self.config.models_dir else None
+        if located is None:
+            log.info("EyeDirection is not returned: %s's iris model is not installed (%s)", HUMAN_IRIS.spec,
+                     HUMAN_IRIS.install_command)
+        else:
+            log.info("EyeDirection: %s iris, from %s", HUMAN_IRIS.spec, located)
         return located
 
     @staticmethod
@@ -151,8 +181,7 @@ class FaceEngine:
         height, width = rgb.shape[:2]
         faces = []
         for d in detections:
-            rect = dlib.rectangle(round(d.left), round(d.top), round(d.right) - 1, round(d.bottom) - 1)
-            shape = self._landmarker(rgb, rect)
+            shape = self._landmarker(rgb, _rectangle(d))
             points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
             chip = np.asarray(dlib.get_face_chip(rgb, shape, size=embedder.chip_size, padding=embedder.chip_padding))
             faces.append(
@@ -205,6 +234,8 @@ class FaceEngine:
             found.update(self._demographics_model().predict(rgb, (d.left, d.top, d.right, d.bottom)))
         if "Emotions" in wanted and self._expressions_dir is not None:
             found.update(self._expressions_model().predict(rgb, face.points))
+        if "EyeDirection" in wanted and self._iris_dir is not None:
+            found.update(self._iris_model().eye_direction(rgb, face.points, face.pose["Yaw"]))
         return {k: v for k, v in found.items() if k in wanted}
 
     def _demographics_model(self) -> Any:
@@ -223,3 +254,12 @@ class FaceEngine:
                 assert self._expressions_dir is not None
                 self._expressions = Expressions(self._expressions_dir)
             return self._expressions
+
+    def _iris_model(self) -> Any:
+        with self._lock:
+            if self._iris is None:
+                from .iris import IrisModel
+
+                assert self._iris_dir is not None
+                self._iris = IrisModel(self._iris_dir)
+            return self._iris

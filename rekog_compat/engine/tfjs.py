@@ -11,32 +11,48 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 
 def read_tfjs_weights(manifest_path: Path) -> dict[str, np.ndarray]:
     """Every tensor of a TF.js weights manifest, dequantized to float32, by name."""
-    groups = json.loads(manifest_path.read_text())
+    return decode_weight_groups(json.loads(manifest_path.read_text()), manifest_path.parent)
+
+
+def decode_weight_groups(
+    groups: list[dict[str, Any]], folder: Path, keep_integers: bool = False
+) -> dict[str, np.ndarray]:
+    """The tensors of TF.js weight groups (a weights manifest, or a graph model's `weightsManifest`) whose
+    shards are in `folder`, by name: uint8/uint16 quantization (scale, min) and float16 storage undone to
+    float32; int32 tensors as float32 too, or kept as int32 with `keep_integers` (a graph's shapes, axes
+    and paddings)."""
     weights: dict[str, np.ndarray] = {}
     for group in groups:
-        data = b"".join((manifest_path.parent / path).read_bytes() for path in group["paths"])
+        data = b"".join((folder / path).read_bytes() for path in group["paths"])
         offset = 0
         for spec in group["weights"]:
             shape = tuple(spec["shape"])
             count = math.prod(shape)
             quantization = spec.get("quantization")
+            values: np.ndarray
             if quantization:
                 dtype = np.dtype(quantization["dtype"])
                 raw = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
-                values = raw.astype(np.float32) * np.float32(quantization["scale"]) + np.float32(quantization["min"])
+                if dtype == np.float16:  # stored as half floats, no affine part
+                    values = raw.astype(np.float32)
+                else:
+                    scale, low = np.float32(quantization["scale"]), np.float32(quantization["min"])
+                    values = raw.astype(np.float32) * scale + low
             else:
                 dtype = np.dtype(spec["dtype"])
-                values = np.frombuffer(data, dtype=dtype, count=count, offset=offset).astype(np.float32)
+                raw = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+                values = raw.astype(np.int32) if keep_integers and dtype.kind in "iu" else raw.astype(np.float32)
             offset += count * dtype.itemsize
             weights[spec["name"]] = values.reshape(shape)
         if offset != len(data):
-            raise ValueError(f"{manifest_path.name}: {len(data) - offset} bytes left over after the last tensor")
+            raise ValueError(f"{group['paths']}: {len(data) - offset} bytes left over after the last tensor")
     return weights
 
 

@@ -46,6 +46,7 @@ def _box(face: DetectedFace) -> Box:
 def face_detections(engine: FaceEngine, frames: Iterator[Frame], face_attributes: str) -> Iterator[JobItem]:
     """GetFaceDetection's Faces: every face of every sampled frame, with DEFAULT or ALL attributes."""
     extra, all_landmarks = requested_members([face_attributes])
+    extra.discard("EyeDirection")  # AWS: not for video (nor FaceOccluded, which no model here gives)
     for frame in frames:
         image = analysis_image(frame.rgb)
         for face in engine.detect(image, max_faces=MAX_FACES_PER_FRAME):

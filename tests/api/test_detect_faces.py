@@ -12,6 +12,7 @@ from PIL import Image
 from tests.support.expression_model import expression_model_dir, installed_models_dir
 from tests.support.facedata import facedata_dir, facedata_files
 from tests.support.hostile import assert_detect_faces_answers_or_refuses
+from tests.support.human_models import iris_model_dir, iris_models_dir
 
 FORMATS = "nonface_and_bad_inputs/faces_public_domain_and_formats"
 SYNTHESIZED = "nonface_and_bad_inputs/synthesized"
@@ -67,6 +68,7 @@ def test_all_attributes_add_thirty_landmarks_and_computed_attributes_only(rekogn
     assert len(face["Landmarks"]) == 30
     assert len({lm["Type"] for lm in face["Landmarks"]}) == 30
     emotions = {"Emotions"} if installed_models_dir() is not None else set()  # only from a real model
+    emotions |= {"EyeDirection"} if iris_models_dir() is not None else set()
     assert set(face) == DEFAULT_MEMBERS | {"AgeRange", "Gender", "EyesOpen", "MouthOpen", "Smile"} | emotions
     # An adult astronaut: the age model must say so; the range is ordered.
     assert 18 <= face["AgeRange"]["Low"] <= face["AgeRange"]["High"] <= 70
@@ -120,6 +122,21 @@ def test_emotions_are_rekognitions_eight_types_from_the_model_highest_first(reko
     assert confidences == sorted(confidences, reverse=True)
     assert sum(confidences) == pytest.approx(100.0, abs=0.01)
     assert emotions[0]["Type"] == top and emotions[0]["Confidence"] > 90
+
+
+def test_eye_direction_is_yaw_pitch_and_confidence_from_the_iris_model(rekognition):
+    iris_model_dir()  # skips where the model is not installed
+    if iris_models_dir() is None:
+        pytest.skip("the test servers are given no models dir holding the iris model (face-api is not installed)")
+    face = rekognition.detect_faces(
+        Image={"Bytes": photo("lfw_tiny/Vitali_Klitschko/Vitali_Klitschko_0003.jpg")}, Attributes=["EYE_DIRECTION"]
+    )["FaceDetails"][0]
+    assert set(face) == DEFAULT_MEMBERS | {"EyeDirection"}
+    eyes = face["EyeDirection"]
+    assert set(eyes) == {"Yaw", "Pitch", "Confidence"}
+    assert all(isinstance(v, float) for v in eyes.values())
+    assert -180 <= eyes["Yaw"] <= 180 and -180 <= eyes["Pitch"] <= 180 and 0 <= eyes["Confidence"] <= 100
+    assert abs(eyes["Yaw"]) < 20 and abs(eyes["Pitch"]) < 20  # a portrait looking into the camera
 
 
 @pytest.mark.parametrize("relative", facedata_files("nonface_and_bad_inputs/nonface_real"))

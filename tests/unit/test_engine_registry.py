@@ -77,7 +77,17 @@ def test_the_models_command_lists_every_entry_with_package_and_licence(capsys):
         assert model.spec in line and model.licence in line
 
 
+def test_a_bare_models_install_fetches_only_the_models_the_server_uses(monkeypatch, tmp_path):
+    fetched = []
+    for model in NPM_MODELS.values():
+        monkeypatch.setattr(type(model), "install", lambda self, models_dir, npm="npm": fetched.append(self.name))
+    assert main(["models", "install", "--models-dir", str(tmp_path)]) == 0
+    assert fetched == ["face-api"]  # not human-models: benchmark candidates only (docs/engine.md)
+    assert main(["models", "install", "human-models", "--models-dir", str(tmp_path)]) == 0
+    assert fetched == ["face-api", "human-models"]
+
+
 def test_models_install_refuses_an_unknown_name_listing_the_known_ones(capsys, tmp_path):
     assert main(["models", "install", "no-such-model", "--models-dir", str(tmp_path)]) == 2
-    assert "unknown model no-such-model; known: face-api" in capsys.readouterr().err
+    assert "unknown model no-such-model; known: face-api, human-models" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing fetched, nothing written

@@ -1,0 +1,41 @@
+"""Where Human's models (`rekog-compat models install human-models`) are for the tests, if installed.
+
+Looked up as tests/support/expression_model.py looks up face-api's: REKOG_COMPAT_MODELS_DIR, else the server's
+default models dir; the tests that need them skip, naming the command, when they are not installed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rekog_compat.config import default_data_dir, default_models_dir
+from rekog_compat.engine.npm_models import HUMAN_IRIS, HUMAN_MODELS
+from tests.support.expression_model import MODELS_DIR_ENV, installed_models_dir
+
+
+def human_models_dir() -> Path:
+    """The installed human-models folder; skips the calling test when it is not installed."""
+    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir(default_data_dir()))
+    located = HUMAN_MODELS.locate(models_dir)
+    if located is None:
+        pytest.skip(f"Human's models are not installed: {HUMAN_MODELS.install_command}")
+    return located
+
+
+def iris_models_dir() -> Path | None:
+    """The models dir the test servers are given (tests/conftest.py) when it also holds Human's iris model
+    (`rekog-compat models install human-iris`, EyeDirection); None otherwise."""
+    models_dir = installed_models_dir()
+    return models_dir if models_dir is not None and HUMAN_IRIS.locate(models_dir) is not None else None
+
+
+def iris_model_dir() -> Path:
+    """The installed iris model's folder; skips the calling test when it is not installed."""
+    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir(default_data_dir()))
+    located = HUMAN_IRIS.locate(models_dir)
+    if located is None:
+        pytest.skip(f"Human's iris model (EyeDirection) is not installed: {HUMAN_IRIS.install_command}")
+    return located
