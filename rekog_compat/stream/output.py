@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from typing import Any
 
 import boto3
@@ -66,7 +65,6 @@ class KinesisWriter:
         self.endpoint_url = endpoint_url
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self.last_latency_s: float | None = None
 
     def _client(self, region: str) -> Any:
         with self._lock:
@@ -88,5 +86,3 @@ class KinesisWriter:
             )
         except (BotoCoreError, ClientError) as exc:
             log.error("the record for %s was not written: %s", stream_arn, exc)
-            return
-        self.last_latency_s = time.time() - record["InputInformation"]["KinesisVideo"]["ProducerTimestamp"]

@@ -59,7 +59,6 @@ class ProcessorWorker:
         self.stop = threading.Event()  # this worker's end, whatever the reason
         self.thread = threading.Thread(target=self._run, name=f"stream-{processor.name}", daemon=True)
         self._reported = 0.0
-        self.frames_analysed = 0
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -183,7 +182,6 @@ class ProcessorWorker:
         scale = engine.similarity_scale
         image = analysis_image(frame.rgb)
         faces = engine.detect(image, max_faces=MAX_FACES_PER_FRAME)
-        self.frames_analysed += 1
         if not faces:
             return
         results = []
