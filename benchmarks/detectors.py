@@ -32,17 +32,10 @@ from harness.facedata import facedata_location
 from rekog_compat.config import default_data_dir, default_models_dir
 from rekog_compat.engine import registry
 from rekog_compat.engine.detection import Detection, Detector
+from rekog_compat.engine.geometry import iou
 from rekog_compat.options import MODELS_DIR
 
 Box = tuple[float, float, float, float]
-
-
-def iou(a: Box, b: Box) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def boxes(detections: list[Detection], min_score: float) -> list[Box]:

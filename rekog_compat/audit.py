@@ -170,13 +170,16 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def face_match_entry(match: dict[str, Any]) -> dict[str, Any]:
+    """A FaceMatch as the audit log keeps it: the stored face's FaceId and ExternalImageId, and the Similarity."""
+    face = match.get("Face", {})
+    return {**{k: face[k] for k in ("FaceId", "ExternalImageId") if k in face}, "Similarity": match.get("Similarity")}
+
+
 def _match_entries(response: dict[str, Any]) -> list[dict[str, Any]]:
     """Who a response matched or touched: FaceIds/ExternalImageIds/UserIds with Similarity."""
     entries: list[dict[str, Any]] = []
-    for match in response.get("FaceMatches", []):
-        face = match.get("Face", {})
-        entry = {k: face[k] for k in ("FaceId", "ExternalImageId") if k in face}
-        entries.append({**entry, "Similarity": match.get("Similarity")})
+    entries += [face_match_entry(match) for match in response.get("FaceMatches", [])]
     for match in response.get("UserMatches", []):
         entries.append({"UserId": match["User"]["UserId"], "Similarity": match.get("Similarity")})
     for record in response.get("FaceRecords", []):
@@ -190,10 +193,8 @@ def _match_entries(response: dict[str, Any]) -> list[dict[str, Any]]:
         if "FaceId" in face:
             entries.append({k: face[k] for k in ("FaceId", "ExternalImageId") if k in face})
     for person in response.get("Persons", []):  # GetFaceSearch
-        for match in person.get("FaceMatches", []):
-            face = match["Face"]
-            entry = {k: face[k] for k in ("FaceId", "ExternalImageId") if k in face}
-            entries.append({**entry, "Similarity": match.get("Similarity"), "Timestamp": person.get("Timestamp")})
+        entries += [{**face_match_entry(match), "Timestamp": person.get("Timestamp")}
+                    for match in person.get("FaceMatches", [])]
     return entries
 
 

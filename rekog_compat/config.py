@@ -79,6 +79,11 @@ class ServerConfig:
         every thread's, and as many again idle between requests (SDKs keep theirs open)."""
         return self.server_threads() + IDLE_CONNECTIONS
 
+    def policy_threshold(self, threshold: float) -> float:
+        """A Similarity threshold raised to the `--min-match-threshold` policy, if there is one."""
+        floor = self.min_match_threshold
+        return float(threshold) if floor is None else max(float(threshold), floor)
+
     def check(self) -> None:
         """ValueError naming the flag when the serving settings cannot work together."""
         if bool(self.tls_cert) != bool(self.tls_key):

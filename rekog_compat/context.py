@@ -75,9 +75,8 @@ class RequestContext:
         the server's `--min-match-threshold` policy; both are noted for the audit log."""
         asked = params.get(member)
         applied = asked if asked is not None else default
-        floor = self.services.config.min_match_threshold
-        if policy and floor is not None:
-            applied = max(applied, floor)
+        if policy:
+            applied = self.services.config.policy_threshold(applied)
         self.notes["threshold"] = {"member": member, "asked": asked, "applied": applied}
         return float(applied)
 

@@ -63,14 +63,7 @@ def connect_s3(
     `endpoint_url` None: AWS's S3. Credentials from the usual chain (or `profile`); with none configured
     and a non-AWS endpoint (MinIO, moto...), the same dummy keys as `connect("local")`.
     """
-    retry = Config(retries=RETRY_CONFIG)
-    merged = retry.merge(config) if config is not None else retry
-    session = boto3.Session(profile_name=profile) if profile else boto3.Session()
-    region = region or session.region_name or DEFAULT_REGION
-    keys: dict[str, str] = {}
-    if endpoint_url and session.get_credentials() is None:
-        keys = {"aws_access_key_id": LOCAL_DUMMY_KEY, "aws_secret_access_key": "rekog-compat-local"}
-    return session.client("s3", region_name=region, endpoint_url=endpoint_url, config=merged, **keys)
+    return _connect_service("s3", endpoint_url, region, profile, config)
 
 
 def connect_kinesis(
@@ -86,6 +79,14 @@ def connect_kinesis(
     --kinesis-endpoint-url). Credentials as `connect_s3`: the usual chain, dummy keys for a non-AWS
     endpoint when none are configured.
     """
+    return _connect_service("kinesis", endpoint_url, region, profile, config)
+
+
+def _connect_service(
+    service: str, endpoint_url: str | None, region: str | None, profile: str | None, config: Config | None
+) -> Any:
+    """A boto3 client of an AWS service beside Rekognition: the SDK's retries, the usual credential chain, and
+    with none configured and a non-AWS endpoint (MinIO, moto...) the same dummy keys as `connect("local")`."""
     retry = Config(retries=RETRY_CONFIG)
     merged = retry.merge(config) if config is not None else retry
     session = boto3.Session(profile_name=profile) if profile else boto3.Session()
@@ -93,4 +94,4 @@ def connect_kinesis(
     keys: dict[str, str] = {}
     if endpoint_url and session.get_credentials() is None:
         keys = {"aws_access_key_id": LOCAL_DUMMY_KEY, "aws_secret_access_key": "rekog-compat-local"}
-    return session.client("kinesis", region_name=region, endpoint_url=endpoint_url, config=merged, **keys)
+    return session.client(service, region_name=region, endpoint_url=endpoint_url, config=merged, **keys)

@@ -168,3 +168,14 @@ def expressions(points: Points) -> dict[str, dict[str, Any]]:
         "MouthOpen": _decision(mouth_openness(points), MOUTH_OPEN_THRESHOLD, MOUTH_OPEN_SCALE),
         "Smile": _decision(smile_measure(points), SMILE_THRESHOLD, SMILE_SCALE),
     }
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two boxes given as (left, top, right, bottom); 0 when they do not overlap."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

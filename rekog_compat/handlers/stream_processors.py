@@ -32,6 +32,7 @@ from ..store.stream_processors import (
     StreamProcessor,
     TooManyProcessors,
 )
+from ..stream.worker import MIN_FACE_MATCH_THRESHOLD
 from .common import searchable_collection
 from .registry import operation
 from .request_types import (
@@ -46,7 +47,6 @@ from .request_types import (
 
 MAX_PROCESSORS = 20  # per account and region (this server's limit)
 MAX_LIST_RESULTS = 1000
-THRESHOLD_FLOOR = 80.0  # AWS: "values lower than 80 are set to 80"
 _OPTIONAL = ("NotificationChannel", "KmsKeyId", "DataSharingPreference")
 
 
@@ -72,7 +72,7 @@ def _definition(ctx: RequestContext, params: CreateStreamProcessorRequest) -> di
     except ResourceNotFoundException as exc:
         raise InvalidParameterException(exc.message) from None
     if "FaceMatchThreshold" in face_search:
-        face_search["FaceMatchThreshold"] = max(float(face_search["FaceMatchThreshold"]), THRESHOLD_FLOOR)
+        face_search["FaceMatchThreshold"] = max(float(face_search["FaceMatchThreshold"]), MIN_FACE_MATCH_THRESHOLD)
     definition: dict[str, Any] = {
         "Input": params["Input"], "Output": params["Output"], "RoleArn": params["RoleArn"],
         "Settings": {"FaceSearch": face_search},

@@ -21,7 +21,7 @@ from ..errors import (
 )
 from ..pagination import decode_token, encode_token
 from ..store.video_jobs import SUCCEEDED, JobTokenReused, TooManyJobs, VideoJob
-from ..video.runner import MAX_VIDEO_BYTES
+from ..video.container import MAX_VIDEO_BYTES
 from .common import searchable_collection
 from .idempotency import fingerprint
 from .registry import operation

@@ -224,39 +224,39 @@ class StreamProcessors:
                 return processor
         return None
 
+    def _desired_if_held(self, conn: Any, processor: StreamProcessor, owner: str) -> str | None:
+        """The processor's `desired` state when `owner` holds its lease; None when it does not (or it is gone)."""
+        row = conn.execute(
+            f"SELECT desired, lease_owner FROM stream_processors WHERE {self._where()}",
+            (processor.scope.account, processor.scope.region, processor.name),
+        ).fetchone()
+        return None if row is None or row[1] != owner else str(row[0])
+
     def report(
         self, processor: StreamProcessor, owner: str, lease_s: float, status: str, message: str | None
     ) -> str | None:
         """Renew `owner`'s lease and record the processor's state; the state it should be in (`desired`),
         or None when `owner` no longer holds it. A processor asked to stop is left STOPPING for `finish`."""
-        m = self._m
         with self._write() as conn:
-            row = conn.execute(
-                f"SELECT desired, lease_owner, status FROM stream_processors WHERE {self._where()}",
-                (processor.scope.account, processor.scope.region, processor.name),
-            ).fetchone()
-            if row is None or row[1] != owner:
-                return None
-            if row[0] == RUNNING:
+            desired = self._desired_if_held(conn, processor, owner)
+            if desired == RUNNING:  # a renewal is no update of the processor: LastUpdateTimestamp stays
+                m = self._m
                 conn.execute(
                     f"UPDATE stream_processors SET status = {m}, status_message = {m}, lease_until = {m}"
                     f" WHERE {self._where()}",
                     (status, message, time.time() + lease_s, processor.scope.account, processor.scope.region,
                      processor.name),
                 )
-            return str(row[0])
+            return desired
 
     def finish(self, processor: StreamProcessor, owner: str, status: str, message: str | None, stop: bool) -> None:
         """`owner`'s worker ends with `status` (STOPPED or FAILED). `stop`: the processor stays stopped (asked
         to, done, failed); otherwise (the server is stopping) it stays to run and the next worker resumes it."""
         with self._write() as conn:
-            row = conn.execute(
-                f"SELECT desired, lease_owner FROM stream_processors WHERE {self._where()}",
-                (processor.scope.account, processor.scope.region, processor.name),
-            ).fetchone()
-            if row is None or row[1] != owner:
+            held = self._desired_if_held(conn, processor, owner)
+            if held is None:
                 return
-            desired = STOPPED if stop else row[0]
+            desired = STOPPED if stop else held
             shown = STARTING if desired == RUNNING else status  # handed over: the next worker starts it
             self._set(conn, processor.scope, processor.name, {
                 "status": shown, "status_message": message, "desired": desired, "lease_owner": None,

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from typing import Any
 
-import boto3
-from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
-from ..arns import region_of
+from ..aws_clients import RegionalClients
 from ..store import StoredFace
 from ..store.stream_processors import RUNNING, StreamProcessor
 from .sources import LiveFrame
@@ -59,29 +57,16 @@ def face_search_record(
 
 
 class KinesisWriter:
-    """put_record to the stream an ARN names, at `endpoint_url` (AWS when None); one client per region."""
+    """put_record to the stream an ARN names, at `endpoint_url` (AWS when None), in the stream's region."""
 
     def __init__(self, endpoint_url: str | None) -> None:
-        self.endpoint_url = endpoint_url
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def _client(self, region: str) -> Any:
-        with self._lock:
-            if region not in self._clients:
-                config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
-                self._clients[region] = boto3.session.Session().client(
-                    "kinesis", region_name=region, endpoint_url=self.endpoint_url, config=config
-                )
-            return self._clients[region]
+        self._kinesis = RegionalClients("kinesis", endpoint_url)
 
     def put(self, stream_arn: str, record: dict[str, Any], partition_key: str) -> None:
         """Put one record; a refusal or an unreachable endpoint is logged (the next frame tries again)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         name = stream_arn.split(":stream/", 1)[-1]
         try:
-            self._client(region_of(stream_arn) or "us-east-1").put_record(
+            self._kinesis.for_arn(stream_arn).put_record(
                 StreamName=name, Data=json.dumps(record).encode(), PartitionKey=partition_key
             )
         except (BotoCoreError, ClientError) as exc:

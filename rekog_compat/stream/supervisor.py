@@ -9,13 +9,10 @@ On shutdown each worker ends promptly and hands its processor back, still to run
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 from typing import TYPE_CHECKING
 
-from ..video.runner import pid_gone
+from ..leases import holder_gone, holder_name
 from .output import KinesisWriter
 from .sources import Source
 from .worker import LEASE_S, ProcessorWorker
@@ -34,8 +31,7 @@ class StreamSupervisor:
     def __init__(self, services: Services, sources: dict[str, Source], sample_rate: float) -> None:
         self.services, self.sources, self.sample_rate = services, sources, sample_rate
         self.kinesis = KinesisWriter(services.config.kinesis_endpoint_url)
-        self._host = socket.gethostname()
-        self._owner = f"{self._host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._owner = holder_name()
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self.workers: dict[str, ProcessorWorker] = {}  # by processor ARN
@@ -57,10 +53,8 @@ class StreamSupervisor:
             worker.thread.join(timeout)
         self._thread.join(timeout)
 
-    def _abandoned(self, owner: str) -> bool:
-        host, _, rest = owner.partition(":")
-        pid_text = rest.partition(":")[0]
-        return owner != self._owner and host == self._host and pid_text.isdigit() and pid_gone(int(pid_text))
+    def _abandoned(self, holder: str) -> bool:
+        return holder != self._owner and holder_gone(holder)
 
     def _loop(self) -> None:
         while not self._stopping.is_set():

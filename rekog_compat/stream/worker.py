@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..audit import now_iso
+from ..audit import face_match_entry, now_iso
 from ..face_details import bounding_box
 from ..store.stream_processors import FAILED, RUNNING, STOPPED, StreamProcessor
 from ..video.analysis import MAX_FACES_PER_FRAME, analysis_image
@@ -35,7 +35,7 @@ REPORT_EVERY_S = 2.0
 MAX_RETRIES = 5
 MAX_BACKOFF_S = 30.0
 MAX_FACE_MATCHES = 100
-STREAM_THRESHOLD_FLOOR = 80.0  # AWS: a FaceMatchThreshold below 80 is raised to 80
+MIN_FACE_MATCH_THRESHOLD = 80.0  # AWS: the default, and a FaceMatchThreshold below 80 is raised to 80
 
 
 @dataclass
@@ -176,9 +176,8 @@ class ProcessorWorker:
     def _analyse(self, frame: LiveFrame) -> None:
         engine, store = self.services.engine, self.services.store
         settings = self.processor.definition["Settings"]["FaceSearch"]
-        threshold = max(float(settings.get("FaceMatchThreshold", STREAM_THRESHOLD_FLOOR)), STREAM_THRESHOLD_FLOOR)
-        floor = self.services.config.min_match_threshold
-        threshold = max(threshold, floor) if floor is not None else threshold
+        # CreateStreamProcessor stored it raised to the minimum already
+        threshold = self.services.config.policy_threshold(settings.get("FaceMatchThreshold", MIN_FACE_MATCH_THRESHOLD))
         scale = engine.similarity_scale
         image = analysis_image(frame.rgb)
         faces = engine.detect(image, max_faces=MAX_FACES_PER_FRAME)
@@ -200,11 +199,7 @@ class ProcessorWorker:
 
     def _audit(self, record: dict[str, Any], collection_id: str, threshold: float) -> None:
         audit = self.services.audit
-        matches = [
-            {"Similarity": m["Similarity"], "FaceId": m["Face"]["FaceId"],
-             **({"ExternalImageId": m["Face"]["ExternalImageId"]} if "ExternalImageId" in m["Face"] else {})}
-            for result in record["FaceSearchResponse"] for m in result["MatchedFaces"]
-        ]
+        matches = [face_match_entry(m) for result in record["FaceSearchResponse"] for m in result["MatchedFaces"]]
         if audit is None or not matches:
             return
         try:

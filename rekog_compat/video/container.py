@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+MAX_VIDEO_BYTES = 10 * 1024**3  # AWS: 10 GB
 MAX_DURATION_MS = 6 * 3600 * 1000  # AWS: 6 hours
 MAX_FRAME_SIDE = 8192  # larger frames are refused rather than decoded (memory)
 SUPPORTED_CODECS = {"h264"}

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..arns import region_of
+from ..aws_clients import RegionalClients
 
 log = logging.getLogger("rekog_compat.video")
 
@@ -34,26 +31,15 @@ def completion_message(job_id: str, status: str, api: str, request: dict[str, An
 
 
 class Notifier:
-    """Publishes to SNS at `endpoint_url` (AWS when None); one client per topic region, made on first use."""
+    """Publishes to SNS at `endpoint_url` (AWS when None), with a client of the topic's region."""
 
     def __init__(self, endpoint_url: str | None) -> None:
-        self.endpoint_url = endpoint_url
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def _client(self, region: str) -> Any:
-        with self._lock:
-            if region not in self._clients:
-                config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
-                self._clients[region] = boto3.session.Session().client(
-                    "sns", region_name=region, endpoint_url=self.endpoint_url, config=config
-                )
-            return self._clients[region]
+        self._sns = RegionalClients("sns", endpoint_url)
 
     def publish(self, topic_arn: str, message: dict[str, Any]) -> bool:
         """Publish `message` as JSON; False (and a log line) when SNS refuses it or cannot be reached."""
         try:
-            self._client(region_of(topic_arn) or "us-east-1").publish(TopicArn=topic_arn, Message=json.dumps(message))
+            self._sns.for_arn(topic_arn).publish(TopicArn=topic_arn, Message=json.dumps(message))
         except (BotoCoreError, ClientError, ValueError) as exc:
             log.error("job %s: the completion notice to %s was not published: %s", message["JobId"], topic_arn, exc)
             return False

@@ -16,21 +16,20 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..audit import now_iso
+from ..audit import face_match_entry, now_iso
 from ..errors import InvalidS3ObjectException, VideoTooLargeException
 from ..face_details import face_document
+from ..leases import holder_gone, holder_name
 from ..store import CollectionMissing
 from ..store.video_jobs import FAILED, SUCCEEDED, JobItem, VideoJob
 from .analysis import face_detections, person_matches
-from .container import Frame, UnsupportedVideo, sampled_frames, video_metadata
+from .container import MAX_VIDEO_BYTES, Frame, UnsupportedVideo, sampled_frames, video_metadata
 from .notify import Notifier, completion_message
 
 if TYPE_CHECKING:
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rekog_compat.video")
 
-MAX_VIDEO_BYTES = 10 * 1024**3  # AWS: 10 GB
 LEASE_S = 60.0
 RENEW_EVERY_S = 10.0
 IDLE_POLL_S = 2.0
@@ -55,16 +53,6 @@ class LeaseLost(Exception):
     """Another runner holds the job now (this one was presumed dead): this one drops it."""
 
 
-def pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 class VideoJobRunner:
     """`workers` threads running the store's video jobs for one server process."""
 
@@ -72,8 +60,6 @@ class VideoJobRunner:
         self.services = services
         self.sample_rate = sample_rate
         self.notifier = Notifier(services.config.sns_endpoint_url)
-        self._host = socket.gethostname()
-        self._owner_prefix = f"{self._host}:{os.getpid()}:"
         self._stopping = threading.Event()
         self._wake = threading.Condition()
         self._threads = [
@@ -99,17 +85,11 @@ class VideoJobRunner:
             if thread.is_alive():
                 thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _abandoned(self, owner: str) -> bool:
-        """Whether a lease holder is a process of this machine that no longer runs."""
-        host, _, rest = owner.partition(":")
-        pid_text = rest.partition(":")[0]
-        return host == self._host and pid_text.isdigit() and pid_gone(int(pid_text))
-
     def _loop(self) -> None:
-        owner = self._owner_prefix + uuid.uuid4().hex[:8]
+        owner = holder_name()
         while not self._stopping.is_set():
             try:
-                job = self.services.store.video_jobs.claim(owner, LEASE_S, self._abandoned)
+                job = self.services.store.video_jobs.claim(owner, LEASE_S, holder_gone)
             except Exception:
                 log.exception("video jobs: the store could not be read; retrying")
                 job = None
@@ -202,8 +182,7 @@ class VideoJobRunner:
         if audit is None:
             return
         matches = [
-            {"Timestamp": i.timestamp_ms, "PersonIndex": i.person_index, "Similarity": m["Similarity"],
-             **{k: m["Face"][k] for k in ("FaceId", "ExternalImageId") if k in m["Face"]}}
+            {**face_match_entry(m), "Timestamp": i.timestamp_ms, "PersonIndex": i.person_index}
             for i in items
             for m in i.item["FaceMatches"]
         ]

@@ -18,20 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.geometry import iou
+
 MIN_IOU = 0.3
 MAX_GAP_MS = 1500
 REEMBED_MS = 1000
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom (ratios of the frame)
-
-
-def iou(a: Box, b: Box) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 KEPT_EMBEDDINGS = 8  # a track remembers its last few embeddings: a person seen from several sides
