@@ -28,7 +28,7 @@ from tests.api.test_awscli import aws_cli
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
 from tests.support.postgres import postgres_server_url  # noqa: F401 (a fixture)
-from tests.support.s3 import FAKE_AWS_ENV, moto_s3_server
+from tests.support.s3 import FAKE_AWS_ENV, moto_with_fake_credentials
 
 LIN, ALEX = "lin-manuel-miranda", "alex-lacamoire"
 BUCKET = "footage"
@@ -81,10 +81,8 @@ def clients(url: str, endpoint: str, validated: list[str]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def moto(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[str]:
-    for name, value in FAKE_AWS_ENV.items():
-        monkeypatch_module.setenv(name, value)
-    with moto_s3_server() as url:
+def moto() -> Iterator[str]:
+    with moto_with_fake_credentials() as url:
         s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         video = facedata_dir() / "video"
@@ -95,12 +93,6 @@ def moto(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[str]:
         s3.put_object(Bucket=BUCKET, Key="still.mp4", Body=(video / f"{LIN}.png").read_bytes())
         s3.put_object(Bucket=BUCKET, Key=SHORT_CLIP, Body=first_seconds(video / CLIP, 3.0))
         yield url
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
 
 
 def video_server(data_dir: Path, moto_url: str, *extra: str) -> LiveServer:

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from harness.live_server import LiveServer
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
-from tests.support.s3 import FAKE_AWS_ENV, moto_s3_server
+from tests.support.s3 import FAKE_AWS_ENV, moto_with_fake_credentials
 
 LIN, ALEX = "lin-manuel-miranda", "alex-lacamoire"
 ACCOUNT = "123456789012"
@@ -33,16 +33,8 @@ STAGE, SECOND_STAGE, UNMAPPED, UNREACHABLE, GARBAGE = (
 
 
 @pytest.fixture(scope="module")
-def aws_env() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in FAKE_AWS_ENV.items():
-            patch.setenv(name, value)
-        yield
-
-
-@pytest.fixture(scope="module")
-def moto(aws_env: None) -> Iterator[str]:
-    with moto_s3_server() as url:
+def moto() -> Iterator[str]:
+    with moto_with_fake_credentials() as url:
         yield url
 
 

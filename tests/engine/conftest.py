@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rekog_compat.engine import EngineConfig, FaceEngine
+from rekog_compat.engine import DetectedFace, EngineConfig, FaceEngine
+from tests.support.facedata import facedata_dir
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +21,16 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> FaceEngine:
 
 def rgb(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
+
+
+def lfw_tiny_faces(engine: FaceEngine, count: int) -> list[tuple[np.ndarray, DetectedFace]]:
+    """(image, its largest face) for the first `count` lfw_tiny photos with a face."""
+    found = []
+    for path in sorted((facedata_dir() / "lfw_tiny").glob("*/*.jpg")):
+        image = rgb(path)
+        faces = engine.detect(image, 1)
+        if faces:
+            found.append((image, faces[0]))
+        if len(found) == count:
+            break
+    return found

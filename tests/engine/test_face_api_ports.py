@@ -11,7 +11,6 @@ import subprocess
 import numpy as np
 import pytest
 
-from rekog_compat.engine import DetectedFace
 from rekog_compat.engine.expressions import (
     MODEL_LABELS,
     ExpressionNet,
@@ -36,7 +35,7 @@ from rekog_compat.engine.ssd_mobilenet import (
 )
 from rekog_compat.engine.tfjs import pad_to_square, read_tfjs_weights, resize_bilinear, resize_square_view
 from rekog_compat.engine.weights import EngineUnavailable
-from tests.engine.conftest import rgb
+from tests.engine.conftest import lfw_tiny_faces, rgb
 from tests.support.expression_model import expression_model_dir
 from tests.support.facedata import facedata_dir
 from tests.support.js_sdk import js_dir
@@ -44,24 +43,11 @@ from tests.support.js_sdk import js_dir
 EIGHT = {"HAPPY", "SAD", "ANGRY", "CONFUSED", "DISGUSTED", "SURPRISED", "CALM", "FEAR"}
 
 
-def lfw_faces(engine, count: int) -> list[tuple[np.ndarray, DetectedFace]]:
-    """(image, its largest face) for the first `count` lfw_tiny photos with a face."""
-    found = []
-    for path in sorted((facedata_dir() / "lfw_tiny").glob("*/*.jpg")):
-        image = rgb(path)
-        faces = engine.detect(image, 1)
-        if faces:
-            found.append((image, faces[0]))
-        if len(found) == count:
-            break
-    return found
-
-
 def test_the_numpy_port_gives_what_face_api_gives_on_real_faces(engine):
     model_dir = expression_model_dir()
     node_dir = js_dir()
     crops = []
-    for image, face in lfw_faces(engine, 12):
+    for image, face in lfw_tiny_faces(engine, 12):
         left, top, right, bottom = face_box(face.points, image.shape[1], image.shape[0])
         crops.append(image[top:bottom, left:right])
     payload = json.dumps([{"h": c.shape[0], "w": c.shape[1], "data": c.reshape(-1).tolist()} for c in crops])
@@ -200,7 +186,7 @@ def test_happy_as_the_top_emotion_agrees_with_the_smile_measure(engine):
     """Two independent reads of a face (the expression network, the mouth's geometry) agree on most photos."""
     expressions = Expressions(expression_model_dir())
     agree = total = 0
-    for image, face in lfw_faces(engine, 60):
+    for image, face in lfw_tiny_faces(engine, 60):
         happy = rekognition_emotions(expressions.probabilities(image, face.points))[0]["Type"] == "HAPPY"
         smiling = engine.attributes(image, face, {"Smile"})["Smile"]["Value"]
         agree += happy == smiling

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from rekog_compat.engine.iris import CORNERS, IRIS_OUTPUT, IrisModel
-from tests.engine.conftest import rgb
+from tests.engine.conftest import lfw_tiny_faces
 from tests.engine.test_human_ports import tfjs
-from tests.support.facedata import facedata_dir
 from tests.support.human_models import iris_model_dir
 
 
@@ -18,21 +17,8 @@ def iris() -> IrisModel:
     return IrisModel(iris_model_dir())
 
 
-def portraits(engine, count: int) -> list[tuple[np.ndarray, object]]:
-    """(image, largest face) of the first `count` lfw_tiny photos with a face."""
-    found = []
-    for path in sorted((facedata_dir() / "lfw_tiny").glob("*/*.jpg")):
-        image = rgb(path)
-        faces = engine.detect(image, 1)
-        if faces:
-            found.append((image, faces[0]))
-        if len(found) == count:
-            break
-    return found
-
-
 def test_the_numpy_iris_graph_gives_what_tfjs_gives_on_real_eye_crops(engine, iris):
-    batch = np.concatenate([iris.crops(image, face.points)[0] for image, face in portraits(engine, 3)])
+    batch = np.concatenate([iris.crops(image, face.points)[0] for image, face in lfw_tiny_faces(engine, 3)])
     expected = tfjs(iris_model_dir() / "iris.json", IRIS_OUTPUT, batch)
     ours = iris.graph.run(batch)[IRIS_OUTPUT]
     assert ours.shape == expected.shape == (6, 1, 1, 228)
@@ -43,7 +29,7 @@ def test_the_numpy_iris_graph_gives_what_tfjs_gives_on_real_eye_crops(engine, ir
 
 def test_the_models_eye_corners_land_on_dlibs(engine, iris):
     """The crop, its mirroring and the way back to image pixels: the model's corners fall near dlib's."""
-    for image, face in portraits(engine, 6):
+    for image, face in lfw_tiny_faces(engine, 6):
         for fit, (outer, inner) in zip(iris.eyes(image, face.points), ((36, 39), (45, 42)), strict=True):
             width = np.linalg.norm(face.points[outer] - face.points[inner])
             assert np.linalg.norm(fit.contour[CORNERS[0], :2] - face.points[outer]) < 0.35 * width
@@ -54,7 +40,7 @@ def test_the_models_eye_corners_land_on_dlibs(engine, iris):
 
 def test_portraits_look_near_the_camera_and_a_mirror_turns_the_yaw(engine, iris):
     yaws, pitches, mirrored, confidences = [], [], [], []
-    for image, face in portraits(engine, 16):
+    for image, face in lfw_tiny_faces(engine, 16):
         eyes = iris.eye_direction(image, face.points, face.pose["Yaw"])["EyeDirection"]
         yaws.append(eyes["Yaw"])
         pitches.append(eyes["Pitch"])

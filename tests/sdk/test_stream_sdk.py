@@ -28,7 +28,7 @@ from rekog_sdk import streams
 
 from harness.live_server import LiveServer
 from tests.support.facedata import facedata_dir
-from tests.support.s3 import FAKE_AWS_ENV, moto_s3_server
+from tests.support.s3 import FAKE_AWS_ENV, moto_with_fake_credentials
 
 ACCOUNT = "123456789012"
 LIN, ALEX = "lin-manuel-miranda", "alex-lacamoire"
@@ -92,18 +92,8 @@ def test_arrived_record_latency_and_stream_names() -> None:
 
 
 @pytest.fixture(scope="module")
-def aws_env() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            patch.delenv(name, raising=False)
-        for name, value in FAKE_AWS_ENV.items():
-            patch.setenv(name, value)
-        yield
-
-
-@pytest.fixture(scope="module")
-def moto(aws_env: None) -> Iterator[str]:
-    with moto_s3_server() as url:
+def moto() -> Iterator[str]:
+    with moto_with_fake_credentials() as url:
         yield url
 
 

@@ -23,7 +23,7 @@ from rekog_sdk.report.video import compare_video_search, coverage, format_side_b
 
 from harness.live_server import LiveServer
 from tests.support.facedata import facedata_dir
-from tests.support.s3 import FAKE_AWS_ENV, moto_s3_server
+from tests.support.s3 import FAKE_AWS_ENV, moto_with_fake_credentials
 
 BUCKET = "videos"
 CLIP = "short_hamilton_clip.mp4"
@@ -126,23 +126,8 @@ def facedata_video() -> Path:
 
 
 @pytest.fixture(scope="module")
-def aws_env() -> Iterator[None]:
-    """The fake keys for this module's boto3 clients (moto and the server accept any)."""
-    saved = {name: os.environ.get(name) for name in (*FAKE_AWS_ENV, "AWS_PROFILE", "AWS_SESSION_TOKEN")}
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.pop("AWS_SESSION_TOKEN", None)
-    os.environ.update(FAKE_AWS_ENV)
-    yield
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
-@pytest.fixture(scope="module")
-def moto(aws_env: None) -> Iterator[str]:
-    with moto_s3_server() as url:
+def moto() -> Iterator[str]:
+    with moto_with_fake_credentials() as url:
         yield url
 
 

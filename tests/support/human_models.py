@@ -12,17 +12,23 @@ from pathlib import Path
 import pytest
 
 from rekog_compat.config import default_data_dir, default_models_dir
-from rekog_compat.engine.npm_models import HUMAN_IRIS, HUMAN_MODELS
+from rekog_compat.engine.npm_models import HUMAN_IRIS, HUMAN_MODELS, NpmModel
 from tests.support.expression_model import MODELS_DIR_ENV, installed_models_dir
+
+
+def _installed(model: NpmModel, what: str) -> Path:
+    """`model`'s installed folder (REKOG_COMPAT_MODELS_DIR, else the default models dir); skips the calling
+    test, naming the command, when it is not installed."""
+    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir(default_data_dir()))
+    located = model.locate(models_dir)
+    if located is None:
+        pytest.skip(f"{what} is not installed: {model.install_command}")
+    return located
 
 
 def human_models_dir() -> Path:
     """The installed human-models folder; skips the calling test when it is not installed."""
-    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir(default_data_dir()))
-    located = HUMAN_MODELS.locate(models_dir)
-    if located is None:
-        pytest.skip(f"Human's models are not installed: {HUMAN_MODELS.install_command}")
-    return located
+    return _installed(HUMAN_MODELS, "Human's models")
 
 
 def iris_models_dir() -> Path | None:
@@ -34,8 +40,4 @@ def iris_models_dir() -> Path | None:
 
 def iris_model_dir() -> Path:
     """The installed iris model's folder; skips the calling test when it is not installed."""
-    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir(default_data_dir()))
-    located = HUMAN_IRIS.locate(models_dir)
-    if located is None:
-        pytest.skip(f"Human's iris model (EyeDirection) is not installed: {HUMAN_IRIS.install_command}")
-    return located
+    return _installed(HUMAN_IRIS, "Human's iris model (EyeDirection)")

@@ -35,6 +35,16 @@ def moto_s3_server() -> Iterator[str]:
         server.stop()
 
 
+@contextmanager
+def moto_with_fake_credentials() -> Iterator[str]:
+    """moto's server, with the dummy credentials in the environment while it runs (for a module's fixtures:
+    its boto3 clients and the servers it starts sign with them)."""
+    with pytest.MonkeyPatch.context() as patch:
+        fake_aws_credentials(patch)
+        with moto_s3_server() as url:
+            yield url
+
+
 def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dummy credentials and region in the environment, so boto3 signs without touching real AWS config."""
     for name in _UNSET:
