@@ -200,6 +200,12 @@ class StreamProcessors:
     def claim(self, owner: str, lease_s: float, abandoned: Callable[[str], bool]) -> StreamProcessor | None:
         """A processor that should run and that no live worker holds, leased to `owner`; None when there is none."""
         m, now = self._m, time.time()
+        with self._read() as conn:  # supervisors poll: an idle store is looked at, not locked for writing
+            if conn.execute(
+                f"SELECT 1 FROM stream_processors WHERE desired = {m} OR status IN ({m}, {m}, {m}) LIMIT 1",
+                (RUNNING, STARTING, RUNNING, STOPPING),
+            ).fetchone() is None:
+                return None
         with self._write() as conn:
             # Asked to stop while no worker held it (before a worker claimed it, or its worker died): stopped.
             conn.execute(

@@ -182,6 +182,9 @@ class VideoJobs:
         """Take the oldest job in progress that no live runner holds, for `lease_s`; None when there is none.
         `abandoned(owner)` tells a holder known to be gone (a dead process of this machine) before its lease ends."""
         m, now = self._m, time.time()
+        with self._read() as conn:  # runners poll: an idle store is looked at, not locked for writing
+            if conn.execute(f"SELECT 1 FROM video_jobs WHERE status = {m} LIMIT 1", (IN_PROGRESS,)).fetchone() is None:
+                return None
         with self._write() as conn:
             rows = conn.execute(
                 f"SELECT {_JOB_COLUMNS}, lease_owner, lease_until FROM video_jobs WHERE status = {m}"
