@@ -532,11 +532,11 @@ def split_report(
 
 
 def synthetic_index(size: int, rng: np.random.Generator) -> VectorIndex:
-    """`size` random unit vectors (Gaussian, normalised) under ids f0, f1, ..."""
+    """`size` random unit vectors (Gaussian, normalised) under labels 0, 1, ..."""
     vectors = rng.standard_normal((size, SYNTHETIC_DIMENSIONS), dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     index = VectorIndex(SYNTHETIC_DIMENSIONS)
-    index.add([f"f{i}" for i in range(size)], vectors)
+    index.add(np.arange(size, dtype=np.int64), vectors)
     return index
 
 

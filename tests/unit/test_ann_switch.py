@@ -118,3 +118,84 @@ def test_approximate_search_can_be_turned_off(tmp_path, vectors):
         assert not (tmp_path / "ann").exists()
     finally:
         store.close()
+
+
+def test_the_change_log_is_kept_from_the_written_index_so_the_file_never_goes_stale(
+    store, vectors, tmp_path, monkeypatch, caplog
+):
+    from rekog_compat.store.sqlite import changes
+
+    wait_for("ivf", store, vectors[0])
+    monkeypatch.setattr(changes, "CHANGES_KEPT_S", -1)  # every change is old enough to prune...
+    monkeypatch.setattr(changes, "PRUNE_EVERY_WRITES", 1)  # ...at every write
+    store.delete_faces(SCOPE, "big", ["face-3"])
+    newcomer = clustered_faces(5, seed=6)[0]
+    store.add_faces(SCOPE, "big", [face(FACES + 2)], newcomer[np.newaxis, :])
+
+    with caplog.at_level(logging.INFO, logger="rekog_compat"):
+        later = SqliteStore(tmp_path, SETTINGS)
+        try:
+            assert top_face(later, newcomer) == f"face-{FACES + 2}"
+            assert face_search_method(later) == "ivf" and top_face(later, vectors[3]) != "face-3"
+        finally:
+            later.close()
+    assert not [r for r in caplog.records if "built in" in r.getMessage()]  # read back, writes replayed
+
+
+def test_the_written_index_is_rewritten_once_old_and_changed(store, vectors, tmp_path, monkeypatch):
+    import json
+
+    from rekog_compat.store.sqlite import ann_builder
+
+    wait_for("ivf", store, vectors[0])
+    info = tmp_path / "ann" / "faces-1.json"
+    written = json.loads(info.read_text())["change_seq"]
+    monkeypatch.setattr(ann_builder, "REWRITE_AFTER_S", 0)
+    store.delete_faces(SCOPE, "big", ["face-9"])
+    deadline = time.monotonic() + 60
+    while json.loads(info.read_text())["change_seq"] == written:
+        assert time.monotonic() < deadline, "the index file was never rewritten"
+        top_face(store, vectors[0])
+        time.sleep(0.1)
+
+
+def test_a_collection_too_large_to_hold_exact_is_built_approximate_before_its_first_search(
+    tmp_path, vectors, monkeypatch
+):
+    from rekog_compat.store.sqlite import ann_builder
+
+    monkeypatch.setattr(ann_builder, "EXACT_MAX_FACES", 1000)
+    store = SqliteStore(tmp_path, AnnSettings(min_faces=0))  # filled without an index...
+    store.create_collection(Collection(SCOPE, "big", "arn:big", "Dlib", 1.0), {})
+    store.add_faces(SCOPE, "big", [face(i) for i in range(FACES)], vectors)
+    store.close()
+    store = SqliteStore(tmp_path, SETTINGS)  # ...and opened by a server that searches approximately
+    try:
+        assert top_face(store, vectors[42]) == "face-42"
+        assert face_search_method(store) == "ivf"  # never loaded exact
+        assert (tmp_path / "ann" / "faces-1.faiss").exists()
+    finally:
+        store.close()
+
+
+def test_an_index_built_after_the_change_log_was_emptied_is_read_back(tmp_path, vectors, caplog):
+    """A migrated store's log is empty (its old rows dropped, the position pruned through kept):
+    the index built then is at that position, not behind it."""
+    store = SqliteStore(tmp_path, SETTINGS)
+    store.create_collection(Collection(SCOPE, "big", "arn:big", "Dlib", 1.0), {})
+    store.add_faces(SCOPE, "big", [face(i) for i in range(FACES)], vectors)
+    with store._db.write() as conn:
+        conn.execute("INSERT INTO meta (key, value) SELECT 'changes_pruned_through', MAX(seq) FROM changes WHERE true"
+                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        conn.execute("DELETE FROM changes")
+    try:
+        wait_for("ivf", store, vectors[0])
+    finally:
+        store.close()
+    with caplog.at_level(logging.INFO, logger="rekog_compat"):
+        later = SqliteStore(tmp_path, SETTINGS)
+        try:
+            assert top_face(later, vectors[11]) == "face-11" and face_search_method(later) == "ivf"
+        finally:
+            later.close()
+    assert not [r for r in caplog.records if "built in" in r.getMessage()]

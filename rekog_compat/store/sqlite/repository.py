@@ -36,6 +36,7 @@ from .index_cache import IndexCache
 from .rows import collection_seq, face_count, vector
 from .schema import DB_FILENAME
 from .users import UserRecords
+from .vector_file import VECTORS_DIRNAME
 
 
 class SqliteStore(UserRecords):
@@ -48,7 +49,7 @@ class SqliteStore(UserRecords):
         self.ann = ann or AnnSettings()
         self.description = f"sqlite:{self.path}"
         self._db = Database(self.path)
-        self._indexes = IndexCache(self._db, self.ann_dir, self.ann)
+        self._indexes = IndexCache(self._db, self.ann_dir, self.path.parent / VECTORS_DIRNAME, self.ann)
         read = lambda: nullcontext(self._db.connection())  # noqa: E731
         self.video_jobs = VideoJobs(self._db.write, read, "?")
         self.stream_processors = StreamProcessors(self._db.write, read, "?")
@@ -143,7 +144,7 @@ class SqliteStore(UserRecords):
         *,
         defer_index: bool = False,  # nothing to defer: indexes are built when searched
     ) -> list[StoredFace]:
-        added = []
+        added: list[tuple[StoredFace, int]] = []
         with self._db.write() as conn:
             seq = collection_seq(conn, scope, collection_id)
             for face, embedding in zip(faces, np.asarray(vectors, dtype=np.float32), strict=True):
@@ -153,10 +154,11 @@ class SqliteStore(UserRecords):
                     records.face_values(seq, face, embedding.tobytes()),
                 )
                 if cursor.rowcount:
-                    added.append(face)
+                    assert cursor.lastrowid is not None, "an INSERT sets lastrowid"
+                    added.append((face, cursor.lastrowid))
             conn.execute("UPDATE collections SET face_count = face_count + ? WHERE seq = ?", (len(added), seq))
-            changes.note(conn, seq, "face", (f.face_id for f in added))
-        return added
+            changes.note(conn, seq, "face", ((f.face_id, label) for f, label in added))
+        return [f for f, _ in added]
 
     def build_search_index(self, scope: Scope, collection_id: str) -> None:
         conn = self._db.connection()
@@ -187,24 +189,24 @@ class SqliteStore(UserRecords):
         return records.face_from_row(row), vector(row["embedding"])
 
     def delete_faces(self, scope: Scope, collection_id: str, face_ids: list[str]) -> tuple[list[str], dict[str, str]]:
-        deleted: list[str] = []
+        deleted: list[tuple[str, int]] = []
         associated: dict[str, str] = {}
         with self._db.write() as conn:
             seq = collection_seq(conn, scope, collection_id)
             for face_id in dict.fromkeys(face_ids):
                 row = conn.execute(
-                    "SELECT user_id FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
+                    "SELECT seq, user_id FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id)
                 ).fetchone()
                 if row is None:
                     continue
                 if row["user_id"] is not None:
                     associated[face_id] = row["user_id"]
                     continue
-                conn.execute("DELETE FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, face_id))
-                deleted.append(face_id)
+                conn.execute("DELETE FROM faces WHERE seq = ?", (row["seq"],))
+                deleted.append((face_id, int(row["seq"])))
             conn.execute("UPDATE collections SET face_count = face_count - ? WHERE seq = ?", (len(deleted), seq))
             changes.note(conn, seq, "face", deleted)
-        return deleted, associated
+        return [face_id for face_id, _ in deleted], associated
 
     def search_faces(
         self,
@@ -217,18 +219,29 @@ class SqliteStore(UserRecords):
     ) -> list[tuple[StoredFace, float]]:
         conn = self._db.connection()
         seq = collection_seq(conn, scope, collection_id)
-        hits = self._indexes.search(conn, seq, "face", probe, limit, max_distance, exclude_face_id)
+        exclude = None
+        if exclude_face_id is not None:
+            row = conn.execute(
+                "SELECT seq FROM faces WHERE collection_seq = ? AND face_id = ?", (seq, exclude_face_id)
+            ).fetchone()
+            exclude = int(row[0]) if row else None
+        hits = self._indexes.search(conn, seq, "face", probe, limit, max_distance, exclude)
         if not hits:
             return []
         # `+collection_seq`: look the rows up by their key; an index on collection_seq would scan them all
         rows = conn.execute(
-            f"SELECT {records.FACE_COLUMNS} FROM faces"
+            f"SELECT {records.FACE_COLUMNS}, embedding FROM faces"
             f" WHERE seq IN ({', '.join('?' * len(hits))}) AND +collection_seq = ?",
             (*[label for label, _ in hits], seq),
         ).fetchall()
-        found = {int(r["seq"]): records.face_from_row(r) for r in rows}
-        # A face deleted between the search and this read is simply not returned.
-        return [(found[label], distance) for label, distance in hits if label in found]
+        # The short list re-ranked with the stored embeddings: exact distances whatever the index's
+        # codes (an approximate index keeps float16). A face deleted meanwhile is simply not returned.
+        probe = np.asarray(probe, dtype=np.float32)
+        ranked = sorted(
+            ((records.face_from_row(r), float(1.0 - vector(r["embedding"]) @ probe), int(r["seq"])) for r in rows),
+            key=lambda hit: (hit[1], hit[2]),
+        )
+        return [(face, distance) for face, distance, _ in ranked if distance <= max_distance][:limit]
 
     # -- idempotency -------------------------------------------------------
 

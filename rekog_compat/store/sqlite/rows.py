@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import sqlite3
+from collections.abc import Iterator
 from contextlib import suppress
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from ..base import CollectionMissing, Scope, UserMissing
 from ..vectors import VectorIndex
 
-LOAD_BATCH = 4_096  # rows read at a time when an index is filled from disk (bounds the transient memory)
+LOAD_BATCH = 16_384  # rows read at a time when an index is filled from disk (bounds the transient memory)
 
 
 def vector(blob: bytes) -> np.ndarray:
@@ -55,15 +56,25 @@ def user_faces(conn: sqlite3.Connection, seq: int, user_id: str) -> list[np.ndar
     return [vector(r["embedding"]) for r in rows]
 
 
+def face_batches(
+    conn: sqlite3.Connection, seq: int, batch: int = LOAD_BATCH
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(labels, vectors) of every face of the collection, `batch` rows at a time, in label order."""
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: no Row object per face
+    cursor.execute("SELECT seq, embedding FROM faces WHERE collection_seq = ? ORDER BY seq", (seq,))
+    while rows := cursor.fetchmany(batch):
+        labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        yield labels, np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+
+
 def read_faces(conn: sqlite3.Connection, seq: int) -> VectorIndex:
-    """Every face of the collection, in an exact index allocated once (4,096 rows read at a time)."""
+    """Every face of the collection, in an exact index allocated once."""
     index = VectorIndex()
     count = face_count(conn, seq)
-    cursor = conn.execute("SELECT seq, face_id, embedding FROM faces WHERE collection_seq = ? ORDER BY seq", (seq,))
-    while rows := cursor.fetchmany(LOAD_BATCH):
-        vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+    for labels, vectors in face_batches(conn, seq):
         index.reserve(count, vectors.shape[1])
-        index.add([r[1] for r in rows], np.array([r[0] for r in rows], dtype=np.int64), vectors)
+        index.add(labels, vectors)
     return index
 
 

@@ -98,6 +98,14 @@ MIGRATIONS: list[str] = [
     VIDEO_JOBS_DDL,
     # Stream processors (stream_processors.py).
     STREAM_PROCESSORS_DDL,
+    # Indexes are keyed by row number (label): the change log records the changed item's. Older
+    # change rows have none: they are dropped, and every index older than them reloads.
+    """
+    ALTER TABLE changes ADD COLUMN item_seq INTEGER NOT NULL DEFAULT 0;
+    INSERT INTO meta (key, value) SELECT 'changes_pruned_through', COALESCE(MAX(seq), 0) FROM changes WHERE true
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    DELETE FROM changes;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -55,7 +55,7 @@ class UserRecords:
             row = user_seq(conn, seq, user_id)
             conn.execute("UPDATE faces SET user_id = NULL WHERE collection_seq = ? AND user_id = ?", (seq, user_id))
             conn.execute("DELETE FROM users WHERE seq = ?", (row,))
-            changes.note(conn, seq, "user", [user_id])
+            changes.note(conn, seq, "user", [(user_id, row)])
 
     def list_users(self, scope: Scope, collection_id: str, after_seq: int | None, limit: int) -> UserPage:
         conn = self._db.connection()
@@ -81,7 +81,7 @@ class UserRecords:
         wanted = list(dict.fromkeys(face_ids))
         with self._db.write() as conn:
             seq = collection_seq(conn, scope, collection_id)
-            user_seq(conn, seq, user_id)
+            label = user_seq(conn, seq, user_id)
             found = {
                 r["face_id"]: (r["user_id"], vector(r["embedding"]))
                 for r in _faces(conn, seq, wanted, "face_id, user_id, embedding")
@@ -91,7 +91,7 @@ class UserRecords:
                 "UPDATE faces SET user_id = ? WHERE collection_seq = ? AND face_id = ?",
                 [(user_id, seq, face_id) for face_id in plan.changed],
             )
-            changes.note(conn, seq, "user", [user_id] if plan.changed else [])
+            changes.note(conn, seq, "user", [(user_id, label)] if plan.changed else [])
         return AssociationResult(plan.changed, plan.refused, len(plan.vectors))
 
     def disassociate_faces(
@@ -100,7 +100,7 @@ class UserRecords:
         wanted = list(dict.fromkeys(face_ids))
         with self._db.write() as conn:
             seq = collection_seq(conn, scope, collection_id)
-            user_seq(conn, seq, user_id)
+            label = user_seq(conn, seq, user_id)
             owners = {r["face_id"]: r["user_id"] for r in _faces(conn, seq, wanted, "face_id, user_id")}
             changed, refused = plan_disassociation(user_id, wanted, owners)
             conn.executemany(
@@ -108,7 +108,7 @@ class UserRecords:
                 [(seq, face_id) for face_id in changed],
             )
             remaining = len(user_faces(conn, seq, user_id))
-            changes.note(conn, seq, "user", [user_id] if changed else [])
+            changes.note(conn, seq, "user", [(user_id, label)] if changed else [])
         return AssociationResult(changed, refused, remaining)
 
     def user_vector(self, scope: Scope, collection_id: str, user_id: str) -> np.ndarray | None:
@@ -129,7 +129,13 @@ class UserRecords:
     ) -> list[tuple[StoredUser, float]]:
         conn = self._db.connection()
         seq = collection_seq(conn, scope, collection_id)
-        hits = self._indexes.search(conn, seq, "user", probe, limit, max_distance, exclude_user_id)
+        exclude = None
+        if exclude_user_id is not None:
+            row = conn.execute(
+                "SELECT seq FROM users WHERE collection_seq = ? AND user_id = ?", (seq, exclude_user_id)
+            ).fetchone()
+            exclude = int(row[0]) if row else None
+        hits = self._indexes.search(conn, seq, "user", probe, limit, max_distance, exclude)
         if not hits:
             return []
         rows = conn.execute(
