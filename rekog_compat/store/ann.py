@@ -54,6 +54,15 @@ def lists_for(count: int) -> int:
     return max(1, min(lists, count // MIN_POINTS_PER_LIST))
 
 
+def needs_retraining(faces: int, trained_on: int, nlist: int) -> bool:
+    """Whether an index trained on `trained_on` faces in `nlist` lists is retrained now it holds
+    `faces`: once the collection has doubled, and only if a new index would have more lists. Past
+    MAX_LISTS (~4.2M faces) a new index learns as many centroids from as large a sample, so the
+    old one is kept: no second index is built beside it, which at 20M faces would double the
+    memory (docs/scaling.md)."""
+    return faces >= 2 * trained_on and lists_for(faces) > nlist
+
+
 class IvfIndex:
     """Labels and float16-coded vectors in a faiss IVF (inner product) index; a `SearchIndex`
     (vectors.py). Searches share the index; changes take it alone."""
@@ -95,17 +104,18 @@ class IvfIndex:
         index.train(sample)
         return cls(index, nprobe)
 
-    def reserve(self, sample: np.ndarray, count: int) -> None:
-        """Allocate each list for its share of `count` faces, as `sample` (of the same faces) spreads
-        over them, plus a tenth: filled one batch at a time, a list would otherwise grow by doubling
-        (a build's peak was 7.8 GB for 5.3 GB of lists at 20M faces)."""
-        faiss = _faiss()
-        _, assigned = self._index.quantizer.search(np.ascontiguousarray(sample, dtype=np.float32), 1)
-        shares = np.bincount(assigned.reshape(-1), minlength=self.nlist) / max(len(sample), 1)
-        lists = faiss.downcast_InvertedLists(self._index.invlists)
-        for list_no, share in enumerate(shares):
-            if lists.list_size(list_no) == 0:
-                lists.resize(list_no, int(share * count * 1.1) + 16)  # capacity kept by the shrink below
+    def assign(self, vectors: np.ndarray) -> np.ndarray:
+        """The list (nearest centroid) of each vector, as `add` would put it."""
+        _, lists = self._index.quantizer.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)
+        return np.asarray(lists, dtype=np.int64).reshape(-1)
+
+    def reserve(self, sizes: np.ndarray) -> None:
+        """Allocate each empty list for `sizes[list]` entries: filled one batch at a time, a list would
+        otherwise grow by doubling (a build's peak was 7.8 GB for 5.3 GB of lists at 20M faces)."""
+        lists = _faiss().downcast_InvertedLists(self._index.invlists)
+        for list_no, size in enumerate(np.asarray(sizes).tolist()):
+            if size and lists.list_size(list_no) == 0:
+                lists.resize(list_no, int(size))  # the capacity stays after the shrink
                 lists.resize(list_no, 0)
 
     @classmethod
@@ -126,6 +136,14 @@ class IvfIndex:
     @property
     def nlist(self) -> int:
         return int(self._index.nlist)
+
+    @property
+    def nprobe(self) -> int:
+        return int(self._index.nprobe)
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        self._index.nprobe = value
 
     def __len__(self) -> int:
         return len(self._labels) + len(self._added) - len(self._dead)
@@ -154,9 +172,10 @@ class IvfIndex:
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
-    def add(self, labels: np.ndarray, vectors: np.ndarray) -> None:
-        """Add entries; a label already present is replaced."""
-        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    def add(self, labels: np.ndarray, vectors: np.ndarray, lists: np.ndarray | None = None) -> None:
+        """Add entries; a label already present is replaced. `lists`: their lists, when already
+        known (`assign`), so the build does not assign them twice."""
+        labels = np.ascontiguousarray(labels, dtype=np.int64).reshape(-1)
         if not len(labels):
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(labels), -1)
@@ -166,7 +185,12 @@ class IvfIndex:
         with self._rw.exclusive():
             if not newer and any(self._holds(int(label)) for label in labels):
                 self._purge()  # a label coming back must leave the lists before it is added again
-            self._index.add_with_ids(vectors, labels)
+            if lists is None:
+                self._index.add_with_ids(vectors, labels)
+            else:
+                pointer = _faiss().swig_ptr
+                lists = np.ascontiguousarray(lists, dtype=np.int64)
+                self._index.add_core(len(labels), pointer(vectors), pointer(labels), pointer(lists))
             self._max_label = max(self._max_label, int(labels.max()))
             self._added.update(int(label) for label in labels)
             if len(self._added) >= max(MERGE_AT, len(self._labels) // 8):  # amortised: O(1) a label

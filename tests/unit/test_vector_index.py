@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from rekog_compat.engine.embedding import unit_rows
-from rekog_compat.store.ann import IvfIndex, lists_for
+from rekog_compat.store.ann import MAX_LISTS, IvfIndex, lists_for, needs_retraining
 from rekog_compat.store.vectors import VectorIndex
 
 
@@ -121,6 +121,28 @@ def test_the_approximate_index_finds_the_exact_nearest_face_for_almost_every_pro
     assert agree / len(probes) >= 0.97
     distance = index.search(probes[0], 1, 2.0)[0][1]
     assert abs(distance - (1.0 - float(np.max(vectors @ probes[0])))) < 2e-3  # float16 codes: near-exact
+
+
+def test_faces_added_to_their_precomputed_lists_are_found_as_if_added_plainly():
+    vectors = clustered(100, 10, seed=15)
+    labels = labels_for(len(vectors))
+    plain = IvfIndex.train(vectors, len(vectors), nprobe=4)
+    plain.add(labels, vectors)
+    built = IvfIndex.train(vectors, len(vectors), nprobe=4)
+    lists = built.assign(vectors)
+    built.reserve(np.bincount(lists, minlength=built.nlist))
+    for first in range(0, len(vectors), 300):  # in batches, as the store builds
+        built.add(labels[first:first + 300], vectors[first:first + 300], lists[first:first + 300])
+    assert len(built) == len(vectors) and built.labels().tolist() == labels.tolist()
+    for probe in vectors[::37]:
+        assert built.search(probe, 5, 2.0) == plain.search(probe, 5, 2.0)
+
+
+def test_an_index_is_retrained_when_doubled_until_it_has_every_list_a_new_one_would():
+    assert not needs_retraining(1_900_000, 1_000_000, lists_for(1_000_000))
+    assert needs_retraining(2_000_000, 1_000_000, lists_for(1_000_000))
+    assert lists_for(5_000_000) == lists_for(20_000_000) == MAX_LISTS
+    assert not needs_retraining(20_000_000, 5_000_000, MAX_LISTS)  # no second 20M index beside the first
 
 
 def test_the_approximate_index_never_returns_a_removed_or_excluded_face(tmp_path: Path, monkeypatch):

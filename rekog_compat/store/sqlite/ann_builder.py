@@ -3,11 +3,13 @@ building it, writing it beside the database, keeping the file fresh, and reading
 
 A collection's face index is exact until it holds `AnnSettings.min_faces` faces; then an IVF
 index is built from a snapshot of the table in a background thread (streamed: the table is read
-twice, once for a training sample and once to fill the lists, so memory holds the float16 codes
-only), written under ANN_DIRNAME with the change-log position it reflects, and handed to the
-index cache, which brings it up to date and swaps it in. It is retrained once the collection has
-doubled. A collection too large to hold exact in memory (EXACT_MAX_FACES) that has no usable
-file is built in the foreground instead: its first search waits for it.
+for a training sample, for each face's list, and to fill the lists, so memory holds the float16
+codes, each list allocated once at its size, and one batch), written under ANN_DIRNAME with the
+change-log position it reflects, and handed to the index cache, which brings it up to date and
+swaps it in. It is retrained once the collection has doubled, until it has all the lists a new
+index would have (ann.needs_retraining). A collection too large to hold exact in memory
+(EXACT_MAX_FACES) that has no usable file is built in the foreground instead: its first search
+waits for it.
 
 One process builds a collection's index at a time (a file lock); a later process reads the file
 back, and the writes made since from the change log, instead of rebuilding. The change log is
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ann import TRAINING_POINTS_PER_LIST, IvfIndex, lists_for
+from ..ann import TRAINING_POINTS_PER_LIST, IvfIndex, lists_for, needs_retraining
 from ..vectors import SearchIndex
 from .changes import ANN_POSITION_KEY, catch_up, last_change, pruned_through
 from .database import snapshot
@@ -90,12 +92,14 @@ class AnnBuilder:
 
     def maybe_build(self, seq: int, index: SearchIndex) -> None:
         """In the background: build the collection's approximate index when its exact index has
-        reached `min_faces`, retrain it when it has doubled since it was trained, or rewrite its file
-        when that is older than REWRITE_AFTER_S and the index has changed since."""
+        reached `min_faces`, retrain it when it has outgrown its lists (`needs_retraining`), or
+        rewrite its file when that is older than REWRITE_AFTER_S and the index has changed since.
+        The clusters searched follow the collection's size."""
         minimum = self.settings.min_faces
         if minimum <= 0 or len(index) < minimum:
             return
-        if isinstance(index, IvfIndex) and len(index) < 2 * index.trained_on:
+        if isinstance(index, IvfIndex) and not needs_retraining(len(index), index.trained_on, index.nlist):
+            index.nprobe = self.settings.nprobe_for(len(index))
             if index.applied_seq > index.written_seq and time.time() - index.written_at > REWRITE_AFTER_S:
                 self._in_background(seq, self._rewrite, index)
             return
@@ -137,7 +141,7 @@ class AnnBuilder:
         if self.settings.min_faces <= 0 or count < max(self.settings.min_faces, EXACT_MAX_FACES + 1):
             return None
         log.info("collection %d: %d faces and no usable approximate index: building it now", seq, count)
-        return self._train(conn, seq)
+        return self.train(conn, seq)
 
     def _build(self, seq: int) -> None:
         """Train, fill and persist an IVF index from a snapshot of the collection, then swap it in.
@@ -148,15 +152,16 @@ class AnnBuilder:
             with open(self.ann_dir / f"faces-{seq}.lock", "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 with snapshot(conn):
-                    index = self.read(conn, seq, fresh_only=True) or self._train(conn, seq)
+                    index = self.read(conn, seq, fresh_only=True) or self.train(conn, seq)
             if index is not None:
                 self._install(conn, seq, index)
         finally:
             conn.close()
 
-    def _train(self, conn: sqlite3.Connection, seq: int) -> IvfIndex | None:
+    def train(self, conn: sqlite3.Connection, seq: int) -> IvfIndex | None:
         """Within a snapshot: an IVF index of the collection's faces, written to disk. The table is
-        read twice: every k-th face for the k-means sample, then all of them into the lists."""
+        read three times: every k-th face for the k-means sample, every face to find its list (so
+        each list is allocated once, at its size), then every face into its list."""
         count = face_count(conn, seq)
         if not count:
             return None
@@ -168,11 +173,12 @@ class AnnBuilder:
         )
         _faiss_threads(os.cpu_count() or 1)  # this (builder) thread's faiss team: every core
         index = IvfIndex.train(sample, count, self.settings.nprobe_for(count))
-        index.reserve(sample, count)
         del sample
         trained = time.monotonic()
-        for labels, vectors in face_batches(conn, seq, BUILD_BATCH):
-            index.add(labels, vectors)
+        lists = np.concatenate([index.assign(vectors) for _, vectors in face_batches(conn, seq, BUILD_BATCH)])
+        index.reserve(np.bincount(lists, minlength=index.nlist))
+        for first, (labels, vectors) in _numbered(conn, seq):
+            index.add(labels, vectors, lists[first : first + len(labels)])
         index.applied_seq, index.loaded, index.trained_on = change_seq, True, len(index)
         self._write(seq, index)
         log.info(
@@ -221,19 +227,20 @@ class AnnBuilder:
     def read(self, conn: sqlite3.Connection, seq: int, fresh_only: bool = False) -> IvfIndex | None:
         """Within a read snapshot: the collection's persisted approximate index, brought up to date,
         or None (none, unreadable, older than the change log, not the collection's faces, or - with
-        `fresh_only` - trained on fewer than half of today's faces)."""
+        `fresh_only` - due to be retrained)."""
         faiss_path, info_path = self.files(seq)
         if self.settings.min_faces <= 0 or not info_path.exists():
             return None
         try:
             info = json.loads(info_path.read_text())
-            change_seq, trained_on = int(info["change_seq"]), int(info["faces"])
+            change_seq, trained_on, nlist = int(info["change_seq"]), int(info["faces"]), int(info["nlist"])
             if change_seq < pruned_through(conn):
                 return None
-            if fresh_only and face_count(conn, seq) >= 2 * trained_on:
+            faces = face_count(conn, seq)
+            if fresh_only and needs_retraining(faces, trained_on, nlist):
                 return None
             started = time.monotonic()
-            index = IvfIndex.read(faiss_path, self.settings.nprobe_for(trained_on))
+            index = IvfIndex.read(faiss_path, self.settings.nprobe_for(faces))
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             log.warning("persisted approximate index of collection %d not used: %s", seq, exc)
             return None
