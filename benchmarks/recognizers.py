@@ -1,9 +1,11 @@
 """Recognition models (embedders) compared on lfw_dev, on one detection per photo.
 
-    python -m benchmarks.recognizers [--candidates Dlib,Dlib-flip,...] [--models-dir DIR] [--json FILE]
+    python -m benchmarks.recognizers [--candidates Dlib,Dlib-flip,...] [--detector NAME]
+                                     [--fuse Dlib-flip+Human-FaceRes:0.3 ...] [--models-dir DIR] [--json FILE]
 
-Every lfw_dev photo is decoded and its labelled face found once (dlib's HOG detector and 68 landmarks, the
-engine's default; the face covering the photo's centre, as `benchmarks.calibrate` picks it). Then, per
+Every lfw_dev photo is decoded and its labelled face found once (by default dlib's HOG detector, the engine's
+default, or --detector's; then dlib's 68 landmarks; the face covering the photo's centre, as
+`benchmarks.calibrate` picks it). Then, per
 candidate, each face's aligned chip is cut at the candidate's size and padding (`core.face_chip`) and
 embedded on its own, as IndexFaces embeds one face (that call is timed: ms per face, median and mean; then,
 since the machine's load changes between candidates, once more with the candidates taking turns face by
@@ -21,7 +23,12 @@ From those vectors, cached for the run:
   (435 people; those with one photo are distractors), probes = every other photo (498); rank-1 = the
   nearest gallery face is the right person (sdk.evaluation.identification), a probe without a face is a miss.
 
-Human's models need `rekog-compat models install human-models` (--models-dir or REKOG_COMPAT_MODELS_DIR).
+--fuse A+B:W adds a score-level fusion of two candidates run above: each face's vector is A's and B's unit
+vectors side by side, weighted sqrt(1 - W) and sqrt(W), so that its cosine similarity is (1 - W) times A's plus
+W times B's; its ms per face is the sum of theirs.
+
+Human's models need `rekog-compat models install human-models` (--models-dir or REKOG_COMPAT_MODELS_DIR);
+`--detector ssd-mobilenet` needs `rekog-compat models install`.
 """
 
 from __future__ import annotations
@@ -87,9 +94,9 @@ class Photo:
     face: DetectedFace | None
 
 
-def find_faces(root: Path) -> list[Photo]:
-    """Every photo under `root` with its labelled face (one detection each, the engine's default pipeline)."""
-    engine = FaceEngine(EngineConfig())
+def find_faces(root: Path, detector: str, models_dir: Path) -> list[Photo]:
+    """Every photo under `root` with its labelled face (one detection each, the engine's pipeline with `detector`)."""
+    engine = FaceEngine(EngineConfig(detector=detector, models_dir=str(models_dir)))
     engine.check_ready()
     photos = []
     for person, paths in identity_images(root).items():
@@ -185,8 +192,24 @@ def identification(vectors: dict[Path, np.ndarray], photos: list[Photo]) -> dict
     return {"gallery": len(gallery), "probes": found["probes"], "rank1": found["rank1"], "rank5": found["rank5"]}
 
 
-def evaluate(name: str, embedder: Embedder, photos: list[Photo], pairs_file: Path) -> dict[str, Any]:
-    vectors, times = embed_all(embedder, photos)
+def fused(first: dict[Path, np.ndarray], second: dict[Path, np.ndarray], weight: float) -> dict[Path, np.ndarray]:
+    """Each face's two unit vectors side by side, weighted so that a cosine similarity of the result is
+    (1 - weight) times the first's plus weight times the second's (score-level fusion in one vector)."""
+    return {path: np.concatenate([np.sqrt(1.0 - weight) * first[path], np.sqrt(weight) * second[path]])
+            for path in first}
+
+
+def parse_fusion(text: str) -> tuple[str, str, float]:
+    """'A+B:W' -> (A, B, W)."""
+    names, _, weight = text.partition(":")
+    first, _, second = names.partition("+")
+    if not first or not second or not 0.0 < float(weight or "nan") < 1.0:
+        raise argparse.ArgumentTypeError(f"--fuse wants A+B:W with 0 < W < 1, not {text!r}")
+    return first, second, float(weight)
+
+
+def evaluate(name: str, vectors: dict[Path, np.ndarray], times: list[float], photos: list[Photo],
+             pairs_file: Path) -> dict[str, Any]:
     paths = [p.path for p in photos if p.path in vectors]
     index = {person: i for i, person in enumerate(sorted({p.person for p in photos}))}
     labels = np.array([index[p.person] for p in photos if p.path in vectors])
@@ -207,11 +230,11 @@ def evaluate(name: str, embedder: Embedder, photos: list[Photo], pairs_file: Pat
 
 
 def row(result: dict[str, Any], source: str) -> str:
+    interleaved = f"{result['ms_per_face_interleaved']:.0f}" if "ms_per_face_interleaved" in result else "—"
     return (f"| {result['candidate']} | {source} | {100 * result['best_threshold_accuracy']:.2f} % | "
             f"{100 * result['kfold_mean']:.2f} ± {100 * result['kfold_std']:.2f} % | "
             f"{100 * result['similarity80_accuracy']:.2f} % (d ≤ {result['similarity80_distance']:.4f}) | "
-            f"{100 * result['rank1']:.1f} % | {result['ms_per_face_median']:.0f} / "
-            f"{result.get('ms_per_face_interleaved', float('nan')):.0f} | "
+            f"{100 * result['rank1']:.1f} % | {result['ms_per_face_median']:.0f} / {interleaved} | "
             f"{result['photos_without_a_face']} |")
 
 
@@ -219,6 +242,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--candidates", default=",".join(CANDIDATES), help=f"comma-separated: {', '.join(CANDIDATES)}")
     MODELS_DIR.add(parser)
+    parser.add_argument("--detector", default=EngineConfig.detector, help="the detector that finds each photo's face")
+    parser.add_argument("--fuse", type=parse_fusion, action="append", default=[], metavar="A+B:W",
+                        help="also a score-level fusion of candidates A and B, B weighing W (repeatable)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--timing-faces", type=int, default=60,
                         help="faces of the interleaved timing pass after the accuracy runs (0: none)")
@@ -226,22 +252,30 @@ def main() -> int:
     args = parser.parse_args()
     names = args.candidates.split(",")
     unknown = [n for n in names if n not in CANDIDATES]
+    unknown += [n for first, second, _ in args.fuse for n in (first, second) if n not in names]
     if unknown:
         raise SystemExit(f"unknown candidates {unknown}; known: {', '.join(CANDIDATES)}")
     models_dir = Path(args.models_dir or default_models_dir(default_data_dir()))
     root = facedata_location() / "lfw_dev"
     started = time.monotonic()
-    photos = find_faces(root)
-    print(f"{len(photos)} photos, {sum(p.face is None for p in photos)} without a face; "
+    photos = find_faces(root, args.detector, models_dir)
+    print(f"{len(photos)} photos, {sum(p.face is None for p in photos)} without a face ({args.detector}); "
           f"detected in {time.monotonic() - started:.0f} s", flush=True)
     results = []
     embedders: dict[str, Embedder] = {}
+    runs: dict[str, tuple[dict[Path, np.ndarray], list[float]]] = {}
+    sources = {name: CANDIDATES[name][0] for name in names}
     for name in names:
-        source, build = CANDIDATES[name]
-        embedders[name] = build(models_dir)
-        if args.timing_only:
-            continue
-        result = evaluate(name, embedders[name], photos, root / "pairs_fold1.txt")
+        embedders[name] = CANDIDATES[name][1](models_dir)
+        if not args.timing_only:
+            runs[name] = embed_all(embedders[name], photos)
+    for first, second, weight in [] if args.timing_only else args.fuse:
+        name = f"{first}+{second}:{weight:g}"
+        sources[name] = f"{sources[first]}; {sources[second]}"
+        times = [a + b for a, b in zip(runs[first][1], runs[second][1], strict=True)]
+        runs[name] = (fused(runs[first][0], runs[second][0], weight), times)
+    for name, (vectors, times) in runs.items():
+        result = evaluate(name, vectors, times, photos, root / "pairs_fold1.txt")
         results.append(result)
         print(json.dumps(result), flush=True)
         if args.json:
@@ -251,7 +285,8 @@ def main() -> int:
         ratios = {name: round(value / medians[names[0]], 2) for name, value in medians.items()}
         print(f"interleaved ms per face (median), and as a multiple of {names[0]}'s:", json.dumps(ratios))
         for result in results:
-            result["ms_per_face_interleaved"] = medians[result["candidate"]]
+            parts = result["candidate"].split(":")[0].split("+")
+            result["ms_per_face_interleaved"] = sum(medians[part] for part in parts)
         print("interleaved ms per face (median):", json.dumps(medians), flush=True)
         if args.json:
             args.json.write_text(json.dumps(results, indent=2) + "\n")
@@ -259,7 +294,7 @@ def main() -> int:
           "accuracy at Similarity 80 | rank-1 | ms per face: run p50 / interleaved p50 | photos without a face |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for result in results:
-        print(row(result, CANDIDATES[result["candidate"]][0]))
+        print(row(result, sources[result["candidate"]]))
     return 0
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import geometry, measure, registry
 from .config import EngineConfig
-from .detection import Detection, Detector
+from .detection import Detection, Detector, DlibHogDetector
 from .embedding import Embedder
 from .npm_models import FACE_API, HUMAN_IRIS
 from .similarity import SimilarityScale, cosine_distances, load_scale
@@ -100,6 +100,7 @@ class FaceEngine:
         self._detector: Detector | None = None
         self._embedder: Embedder | None = None
         self._landmarker: Any = None
+        self._hog_boxes: DlibHogDetector | None = None  # HOG's box for another detector's faces (landmark_box)
         self._demographics: Any = None
         self._expressions_dir: Path | None = None
         self._expressions: Any = None
@@ -129,6 +130,7 @@ class FaceEngine:
             if detector.deepface or embedder.deepface:
                 forbid_downloads()
             self._detector = self._build(lambda: detector.build(self.config.models_dir))
+            self._hog_boxes = None if isinstance(self._detector, DlibHogDetector) else DlibHogDetector()
             self._embedder = self._build(lambda: embedder.build(self.config.models_dir))
             self._scale = load_scale(self.config.model, self._embedder.verification_threshold)
             self._expressions_dir = self._locate_expressions()
@@ -181,7 +183,7 @@ class FaceEngine:
         height, width = rgb.shape[:2]
         faces = []
         for d in detections:
-            shape = self._landmarker(rgb, _rectangle(d))
+            shape = self._landmarker(rgb, _rectangle(self._landmark_box(rgb, d)))
             points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
             chip = np.asarray(dlib.get_face_chip(rgb, shape, size=embedder.chip_size, padding=embedder.chip_padding))
             faces.append(
@@ -199,6 +201,14 @@ class FaceEngine:
                 )
             )
         return faces
+
+    def _landmark_box(self, rgb: np.ndarray, detection: Detection) -> Detection:
+        """The box the 68-point model starts from: the detection's, or for another detector's face HOG's
+        own box of it where HOG sees it (`DlibHogDetector.box_near`). The face's BoundingBox stays the
+        detector's."""
+        if self._hog_boxes is None:
+            return detection
+        return self._hog_boxes.box_near(rgb, detection) or detection
 
     def embed(self, faces: list[DetectedFace]) -> np.ndarray:
         """Unit-length embeddings, one row per face (computed once per face and kept)."""
