@@ -100,7 +100,7 @@ class FaceEngine:
         self._detector: Detector | None = None
         self._embedder: Embedder | None = None
         self._landmarker: Any = None
-        self._hog_boxes: DlibHogDetector | None = None  # HOG's box for another detector's faces (landmark_box)
+        self._hog_boxes: DlibHogDetector | None = None  # HOG's own box of another detector's faces (_landmark_box)
         self._demographics: Any = None
         self._expressions_dir: Path | None = None
         self._expressions: Any = None
