@@ -19,7 +19,7 @@ photos, the last photo is kept out of the collection and used as a probe.
   core per thread for several), and their ratio. Up to --baseline-max-faces only (the vectors are
   held in this process for it).
 - writes_idle: IndexFaces and DeleteFaces latency while the collection is large; with
-  --load-clients K, writes_under_load: the same while K clients search without pause, each write
+  --load-clients K, writes_under_load: the same while K client processes search without pause, each write
   checked by a search that must (or, once deleted, must not) answer the new face.
 - startup_s: from starting the server to its first search answered (the index loaded);
   rss_mb: the server's resident memory (all its processes) at the end, rss_idle_mb before the
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import random
 import re
 import sqlite3
@@ -276,7 +277,11 @@ def concurrently(clients: int, work: Callable[[int], list[float]]) -> list[float
 
 
 def client_for(server: LiveServer) -> Any:
-    return boto3.client("rekognition", endpoint_url=server.url, region_name="us-east-1",
+    return client_at(server.url)
+
+
+def client_at(url: str) -> Any:
+    return boto3.client("rekognition", endpoint_url=url, region_name="us-east-1",
                         aws_access_key_id=ACCOUNT, aws_secret_access_key="x",
                         config=Config(retries={"max_attempts": 1}, read_timeout=600, max_pool_connections=32))
 
@@ -355,23 +360,33 @@ def writes(server: LiveServer, photos: list[Path], check: bool) -> dict[str, Any
     return result
 
 
+def search_load(url: str, ids: list[str], seed: int, stop: Any, searches: Any) -> None:
+    """One load client (its own process): SearchFaces without pause until `stop` is set; the server's
+    search part of each call is put on `searches`."""
+    client, rng, times = client_at(url), random.Random(seed), []
+    while not stop.is_set():
+        response = client.search_faces(CollectionId=COLLECTION, FaceId=rng.choice(ids), MaxFaces=5)
+        times.append(timings(response)["search"])
+    searches.put(times)
+
+
 def writes_under_load(server: LiveServer, ids: list[str], photos: list[Path], load_clients: int) -> dict[str, Any]:
-    """`writes` while `load_clients` threads search the collection without pause."""
-    stop = threading.Event()
-
-    def load(client_number: int) -> list[float]:
-        client, rng, times = client_for(server), random.Random(100 + client_number), []
-        while not stop.is_set():
-            response = client.search_faces(CollectionId=COLLECTION, FaceId=rng.choice(ids), MaxFaces=5)
-            times.append(timings(response)["search"])
-        return times
-
-    with ThreadPoolExecutor(load_clients) as pool:
-        loads = [pool.submit(load, n) for n in range(load_clients)]
-        time.sleep(2)
+    """`writes` while `load_clients` processes search the collection without pause: separate clients, as
+    an application's are, sharing no GIL with the timed calls (a 2-ms DeleteFaces would feel it)."""
+    context = multiprocessing.get_context("spawn")
+    stop, searches = context.Event(), context.Queue()
+    loads = [context.Process(target=search_load, args=(server.url, ids, 100 + n, stop, searches))
+             for n in range(load_clients)]
+    for process in loads:
+        process.start()
+    try:
+        time.sleep(5)  # the load processes have started and are searching
         result = writes(server, photos, check=True)
+    finally:
         stop.set()
-        result["search_ms_during"] = percentiles([t for f in loads for t in f.result()])
+    result["search_ms_during"] = percentiles([t for _ in loads for t in searches.get(timeout=120)])
+    for process in loads:
+        process.join(timeout=60)
     result["load_clients"] = load_clients
     return result
 
