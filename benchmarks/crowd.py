@@ -122,11 +122,11 @@ def main() -> None:
                               "labelled_faces_40px": len(large), "labelled_clear_faces_40px": len(large_clear),
                               "detector": args.detector}
     times, detections = timed(lambda: detector.detect(rgb), args.repeat)
-    boxes = [(d.left, d.top, d.right, d.bottom) for d in detections]
+    boxes = [d.corners for d in detections]
     result["detector"] = {"s": times, "returned": len(detections), "found_40px": found(boxes, large),
                           "found_clear_40px": found(boxes, large_clear)}
     times, faces = timed(lambda: engine.detect(rgb), args.repeat)
-    boxes = [(f.detection.left, f.detection.top, f.detection.right, f.detection.bottom) for f in faces]
+    boxes = [f.detection.corners for f in faces]
     result["engine"] = {"s": times, "returned": len(faces), "found_40px": found(boxes, large),
                         "found_clear_40px": found(boxes, large_clear),
                         "largest_first": all(a.detection.area >= b.detection.area

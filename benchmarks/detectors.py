@@ -39,7 +39,7 @@ Box = tuple[float, float, float, float]
 
 
 def boxes(detections: list[Detection], min_score: float) -> list[Box]:
-    return [(d.left, d.top, d.right, d.bottom) for d in detections if d.confidence >= 100 * min_score]
+    return [d.corners for d in detections if d.confidence >= 100 * min_score]
 
 
 def rgb(path: Path) -> np.ndarray:

@@ -265,13 +265,14 @@ def main() -> int:
     embedders: dict[str, Embedder] = {}
     runs: dict[str, tuple[dict[Path, np.ndarray], list[float]]] = {}
     sources = {name: CANDIDATES[name][0] for name in names}
+    parts = {name: [name] for name in names}  # the candidates whose embeddings each result's vectors are
     for name in names:
         embedders[name] = CANDIDATES[name][1](models_dir)
         if not args.timing_only:
             runs[name] = embed_all(embedders[name], photos)
     for first, second, weight in [] if args.timing_only else args.fuse:
         name = f"{first}+{second}:{weight:g}"
-        sources[name] = f"{sources[first]}; {sources[second]}"
+        sources[name], parts[name] = f"{sources[first]}; {sources[second]}", [first, second]
         times = [a + b for a, b in zip(runs[first][1], runs[second][1], strict=True)]
         runs[name] = (fused(runs[first][0], runs[second][0], weight), times)
     for name, (vectors, times) in runs.items():
@@ -285,8 +286,7 @@ def main() -> int:
         ratios = {name: round(value / medians[names[0]], 2) for name, value in medians.items()}
         print(f"interleaved ms per face (median), and as a multiple of {names[0]}'s:", json.dumps(ratios))
         for result in results:
-            parts = result["candidate"].split(":")[0].split("+")
-            result["ms_per_face_interleaved"] = sum(medians[part] for part in parts)
+            result["ms_per_face_interleaved"] = sum(medians[part] for part in parts[result["candidate"]])
         print("interleaved ms per face (median):", json.dumps(medians), flush=True)
         if args.json:
             args.json.write_text(json.dumps(results, indent=2) + "\n")

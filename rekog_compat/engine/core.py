@@ -241,7 +241,7 @@ class FaceEngine:
             found.update(geometry.expressions(face.points))
         if wanted & {"AgeRange", "Gender"}:
             d = face.detection
-            found.update(self._demographics_model().predict(rgb, (d.left, d.top, d.right, d.bottom)))
+            found.update(self._demographics_model().predict(rgb, d.corners))
         if "Emotions" in wanted and self._expressions_dir is not None:
             found.update(self._expressions_model().predict(rgb, face.points))
         if "EyeDirection" in wanted and self._iris_dir is not None:

@@ -43,6 +43,11 @@ class Detection:
     def area(self) -> float:
         return (self.right - self.left) * (self.bottom - self.top)
 
+    @property
+    def corners(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom), as `geometry.iou` takes boxes."""
+        return (self.left, self.top, self.right, self.bottom)
+
 
 class Detector(Protocol):
     name: str
@@ -139,8 +144,7 @@ class DlibHogDetector:
         size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         seen = self._run(crop, 0, size[0] / (right - left), left, top)
-        target = (face.left, face.top, face.right, face.bottom)
-        overlaps = [(iou((d.left, d.top, d.right, d.bottom), target), d) for d in seen]
+        overlaps = [(iou(d.corners, face.corners), d) for d in seen]
         best = max(overlaps, key=lambda pair: pair[0], default=(0.0, None))
         return best[1] if best[0] >= HOG_REFIT_MIN_IOU else None
 

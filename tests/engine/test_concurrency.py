@@ -15,7 +15,7 @@ def test_concurrent_detection_and_embedding_match_serial_results(engine):
 
     def analyse(image: np.ndarray) -> tuple[list[tuple[float, ...]], np.ndarray]:
         faces = engine.detect(image)
-        boxes = [(f.detection.left, f.detection.top, f.detection.right, f.detection.bottom) for f in faces]
+        boxes = [f.detection.corners for f in faces]
         return boxes, engine.embed(faces)
 
     serial = [analyse(image) for image in images]

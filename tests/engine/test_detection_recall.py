@@ -7,21 +7,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from rekog_compat.engine import FaceEngine
+from rekog_compat.engine.geometry import iou
 from tests.engine.conftest import rgb
 from tests.support.facedata import facedata_dir
 
 Box = tuple[float, float, float, float]
 
 
-def iou(a: Box, b: Box) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def found(engine: FaceEngine, path: Path, truth: list[Box]) -> int:
-    boxes = [(f.detection.left, f.detection.top, f.detection.right, f.detection.bottom) for f in engine.detect(rgb(path))]
+    boxes = [f.detection.corners for f in engine.detect(rgb(path))]
     return sum(any(iou(t, b) >= 0.3 for b in boxes) for t in truth)
 
 

@@ -153,7 +153,7 @@ def test_the_zoomed_out_pass_keeps_close_ups_only():
     confident_small = [corners[i] for i in suppress(corners, scores[0], NMS_IOU, 0.9) if sides[i] < ZOOMED_OUT_MIN_INPUT_PX]
     between = [box for box in confident_small if all(_iou(box, face) < 0.3 for face in labelled)]
     assert len(between) >= 2, "the zoomed-out pass no longer scores these: this test needs another photo"
-    found = [(d.left, d.top, d.right, d.bottom) for d in detector.detect(image)]
+    found = [d.corners for d in detector.detect(image)]
     assert all(_iou(box, face) < 0.3 for box in between for face in found)
     faces = [box for box, invalid in zip(labelled, labels["invalid"], strict=True)
              if not invalid and min(box[2] - box[0], box[3] - box[1]) >= 30]  # the smallest the detector reports
