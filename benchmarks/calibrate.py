@@ -1,6 +1,6 @@
 """Fit the Similarity calibration of a model on LFW impostor pairs, and measure it.
 
-    python -m benchmarks.calibrate [--model Dlib] [--write]
+    python -m benchmarks.calibrate [--model Dlib] [--detector dlib] [--models-dir DIR] [--write]
 
 Embeds the labelled face of every image in `lfw_dev` (the face covering the photo's centre,
 as LFW labels it), scores every cross-identity pair (~400k impostor pairs) and every
@@ -26,8 +26,10 @@ from PIL import Image
 
 from benchmarks.lfw import identity_images
 from harness.facedata import facedata_location
+from rekog_compat.config import default_data_dir, default_models_dir
 from rekog_compat.engine import DetectedFace, EngineConfig, FaceEngine
 from rekog_compat.engine.similarity import TARGET_FMR
+from rekog_compat.options import MODELS_DIR
 
 # Similarity at FMR knots: the four targets, plus a shape for the low end.
 KNOTS_FMR_TO_SIMILARITY = {0.5: 10.0, 1e-1: 40.0, 1e-2: 65.0, **{v: k for k, v in TARGET_FMR.items()}}
@@ -93,11 +95,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="Dlib")
     parser.add_argument("--detector", default="dlib")
+    MODELS_DIR.add(parser)
     parser.add_argument("--write", action="store_true", help="store the knots in the package")
     args = parser.parse_args()
 
     root = facedata_location() / "lfw_dev"
-    engine = FaceEngine(EngineConfig(model=args.model, detector=args.detector, deepface_home=tempfile.mkdtemp()))
+    models_dir = args.models_dir or default_models_dir(default_data_dir())
+    engine = FaceEngine(EngineConfig(model=args.model, detector=args.detector, deepface_home=tempfile.mkdtemp(),
+                                     models_dir=str(models_dir)))
     engine.check_ready()
     started = time.monotonic()
     vectors, labels, images, failures = embed_gallery(engine, root)

@@ -1,6 +1,6 @@
 """Latency of DetectFaces and CompareFaces through HTTP, against DeepFace.represent in-process.
 
-    python -m benchmarks.engine [--images N] [--repeat K]
+    python -m benchmarks.engine [--images N] [--repeat K] [-- SERVE OPTIONS, e.g. --model Dlib+FaceRes --models-dir D]
 
 What is measured, each as wall-clock time per call (`time.perf_counter`), after 2 untimed warm-up calls:
 
@@ -8,6 +8,7 @@ What is measured, each as wall-clock time per call (`time.perf_counter`), after 
   in a temp dir), driven by boto3 with retries off, so a sample is the whole round trip: request signing,
   HTTP on loopback, JPEG decode, detection, landmarks, attributes/embeddings, JSON both ways;
   - DetectFaces (Attributes DEFAULT) and DetectFaces (Attributes ALL) on each one-face image;
+  - IndexFaces (MaxFaces 1) of each one-face image into one collection (the embedding and the store too);
   - CompareFaces of image i against image i+1 (wrapping around, so N pairs for N images);
   - DetectFaces (DEFAULT) on the 6-face group photo, and CompareFaces of one LFW face against it;
 - the baseline, in this process: `DeepFace.represent(img_path=<BGR array>, model_name="Dlib",
@@ -57,6 +58,7 @@ WARM_UP_CALLS = 2
 GROUP_PHOTO = Path("nonface_and_bad_inputs/faces_public_domain_and_formats/insightface_t1_friends_6faces.jpg")
 GOAL_RATIO = 0.35
 BASELINE_DETECTORS = ("dlib", "opencv")
+BENCH_COLLECTION = "bench"
 
 
 @dataclass(frozen=True)
@@ -186,11 +188,16 @@ def server_benchmarks(client: Any, singles: list[BenchImage], group: BenchImage)
     def compare(pair: tuple[BenchImage, BenchImage]) -> Any:
         return client.compare_faces(SourceImage={"Bytes": pair[0].jpeg}, TargetImage={"Bytes": pair[1].jpeg})
 
+    def index(image: BenchImage) -> Any:
+        return client.index_faces(CollectionId=BENCH_COLLECTION, Image={"Bytes": image.jpeg}, MaxFaces=1)
+
     pairs = [(image, singles[(i + 1) % len(singles)]) for i, image in enumerate(singles)]
     against_group = [(image, group) for image in singles]
+    client.create_collection(CollectionId=BENCH_COLLECTION)
     return [
         Benchmark("detect", "DetectFaces DEFAULT (HTTP)", detect("DEFAULT"), singles),
         Benchmark("detect_all", "DetectFaces ALL (HTTP)", detect("ALL"), singles),
+        Benchmark("index", "IndexFaces MaxFaces 1 (HTTP)", index, singles),
         Benchmark("compare", "CompareFaces i vs i+1 (HTTP)", compare, pairs),
         Benchmark("group_detect", "DetectFaces DEFAULT, 6-face photo (HTTP)", detect("DEFAULT"), [group]),
         Benchmark("group_compare", "CompareFaces LFW face vs 6-face photo (HTTP)", compare, against_group),
@@ -259,11 +266,14 @@ def ratio_lines(server: dict[str, Measurement], baseline: dict[str, Measurement]
         represent = baseline[backend].percentile(50)
         detect = server["detect"].percentile(50) / represent
         detect_all = server["detect_all"].percentile(50) / represent
+        index = server["index"].percentile(50) / represent
         compare = server["compare"].percentile(50) / (2 * represent)
         lines += [
             f"- DetectFaces DEFAULT p50 / DeepFace.represent ({backend}) p50 = {detect:.2f}"
             f" (goal <= {GOAL_RATIO}: {'met' if detect <= GOAL_RATIO else 'not met'})",
             f"- DetectFaces ALL p50 / DeepFace.represent ({backend}) p50 = {detect_all:.2f}",
+            f"- IndexFaces p50 / DeepFace.represent ({backend}) p50 = {index:.2f}"
+            f" (goal <= {GOAL_RATIO}: {'met' if index <= GOAL_RATIO else 'not met'})",
             f"- CompareFaces p50 / (2 x DeepFace.represent ({backend}) p50) = {compare:.2f}"
             f" (goal <= {GOAL_RATIO}: {'met' if compare <= GOAL_RATIO else 'not met'})",
         ]
@@ -367,6 +377,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=20, help="one-face LFW images (default 20)")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes per measurement (default 3)")
+    parser.add_argument("serve_options", nargs="*", help="options for the server (`rekog-compat serve`), after --")
     args = parser.parse_args(argv)
     if args.images < 2 or args.repeat < 1:
         parser.error("--images must be >= 2 and --repeat >= 1")
@@ -379,7 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     images = [reencode(path) for path in pick_lfw_paths(facedata / "lfw_dev", args.images)]
     group = reencode(facedata / GROUP_PHOTO)
     with tempfile.TemporaryDirectory(prefix="rekog-bench-") as temp:
-        server = LiveServer(Path(temp) / "data")  # before DeepFace's environment is set in this process
+        # before DeepFace's environment is set in this process
+        server = LiveServer(Path(temp) / "data", *args.serve_options)
         try:
             server.start()
             http = server_benchmarks(rekognition_client(server.url), images, group)

@@ -53,6 +53,7 @@ from rekog_compat.engine.core import face_chip
 from rekog_compat.engine.embedding import DlibEmbedder, Embedder
 from rekog_compat.engine.human import human_embedder
 from rekog_compat.engine.npm_models import HUMAN_MODELS
+from rekog_compat.engine.registry import EMBEDDERS
 from rekog_compat.engine.weights import packaged_weight
 from rekog_compat.options import MODELS_DIR
 from sdk.evaluation.identification import LabelledImage, ProbeOutcome, rates
@@ -73,6 +74,11 @@ def _human(model: str, flip: bool = False, padding: float | None = None) -> Call
     return lambda models_dir: human_embedder(models_dir, model, flip=flip, padding=padding)
 
 
+def _registered(model: str) -> Callable[[Path], Embedder]:
+    """An embedder as the server builds it for `--model`."""
+    return lambda models_dir: next(p for p in EMBEDDERS if p.name == model).build(str(models_dir))
+
+
 CANDIDATES: dict[str, tuple[str, Callable[[Path], Embedder]]] = {
     "Dlib": ("face-recognition-models (PyPI), CC0 weights", _dlib()),
     "Dlib-flip": ("face-recognition-models (PyPI), CC0 weights", _dlib(model="Dlib-flip", flip=True)),
@@ -83,6 +89,8 @@ CANDIDATES: dict[str, tuple[str, Callable[[Path], Embedder]]] = {
     "Human-FaceRes-Deep": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-FaceRes-Deep")),
     "Human-MobileFaceNet": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-MobileFaceNet")),
     "Human-MobileFace": (f"{HUMAN_MODELS.spec} (npm), MIT", _human("Human-MobileFace")),
+    "Dlib+FaceRes": (f"face-recognition-models (PyPI), CC0 weights; {HUMAN_MODELS.spec} (npm), MIT",
+                     _registered("Dlib+FaceRes")),
 }
 
 

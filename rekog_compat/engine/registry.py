@@ -19,7 +19,7 @@ from typing import Generic, Literal, TypeVar
 
 from .detection import DeepFaceDetector, Detector, DlibCnnDetector, DlibHogDetector
 from .embedding import DeepFaceEmbedder, DlibEmbedder, Embedder
-from .npm_models import FACE_API, NpmModel
+from .npm_models import FACE_API, HUMAN_MODELS, NpmModel
 from .weights import EngineUnavailable, packaged_weight
 
 Kind = Literal["detector", "embedder"]
@@ -61,6 +61,12 @@ class Plugin(Generic[T]):
 
 def _native_dlib_embedder(_: str) -> Embedder:
     return DlibEmbedder(str(packaged_weight("dlib_face_recognition_resnet_model_v1.dat")))
+
+
+def _fused_embedder(human_models: str) -> Embedder:
+    from .fusion import FusedEmbedder
+
+    return FusedEmbedder(str(packaged_weight("dlib_face_recognition_resnet_model_v1.dat")), Path(human_models))
 
 
 def _dlib_cnn_detector(_: str) -> Detector:
@@ -111,6 +117,10 @@ DETECTORS: tuple[Plugin[Detector], ...] = (
 EMBEDDERS: tuple[Plugin[Embedder], ...] = (
     Plugin("Dlib", "embedder", "dlib's ResNet, 128-d, run natively", *FACE_RECOGNITION_MODELS,
            factory=_native_dlib_embedder, weights=("dlib_face_recognition_resnet_model_v1.dat",)),
+    Plugin("Dlib+FaceRes", "embedder", "dlib's ResNet and Human's faceres (HSE MobileNet) fused, 1,152-d "
+           "(engine/fusion.py)", f"{FACE_RECOGNITION_MODELS[0]} + {HUMAN_MODELS.package} (npm)",
+           "MIT (both packages)", factory=_fused_embedder,
+           weights=("dlib_face_recognition_resnet_model_v1.dat", "faceres.bin"), packaged=False, npm=HUMAN_MODELS),
     _deepface_embedder("ArcFace", "ArcFace, 512-d (DeepFace)", "arcface_weights.onnx"),
     _deepface_embedder("Facenet", "FaceNet, 128-d (DeepFace)", "facenet_weights.onnx"),
     _deepface_embedder("Facenet512", "FaceNet, 512-d (DeepFace)", "facenet512_weights.onnx"),
