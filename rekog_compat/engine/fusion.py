@@ -6,7 +6,7 @@ search and the Similarity calibration treat it as any other model's vector (128 
 
 Both are fed from one aligned chip: faceres's own (224 px, padding 0.4); Dlib's 150-px chip with padding
 0.25 is the middle 1.5 / 1.8 of it, cut and scaled from it (the same dlib alignment, resampled once more:
-cosine to the directly cut chip's embedding >= 0.99, tests/engine/test_fusion.py).
+cosine to the directly cut chip's embedding >= 0.999, tests/engine/test_fusion.py).
 
 W = FACERES_WEIGHT makes the two parts' impostor scores spread alike on lfw_dev (standard deviation of
 Dlib's impostor similarities 0.035, faceres's 0.076: W = 0.035 / (0.035 + 0.076)); it was set from the
@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .embedding import DLIB_CHIP_PADDING, DLIB_CHIP_SIZE, DlibEmbedder, unit_rows
+from .embedding import DLIB_CHIP_PADDING, DLIB_CHIP_SIZE, DlibEmbedder
 from .human import FACERES_CHIP_PADDING, HumanEmbedder
 
 FACERES_WEIGHT = 0.3
@@ -56,6 +56,6 @@ class FusedEmbedder:
         if not chips:
             return np.zeros((0, 1), dtype=np.float32)
         dlib_chips = [inner_chip(c, self.chip_padding, DLIB_CHIP_SIZE, DLIB_CHIP_PADDING) for c in chips]
-        first = unit_rows(self._dlib.embed(dlib_chips)) * self._weights[0]
-        second = unit_rows(self._faceres.embed(chips)) * self._weights[1]
+        first = self._dlib.embed(dlib_chips) * self._weights[0]  # each embedder's rows are unit vectors
+        second = self._faceres.embed(chips) * self._weights[1]
         return np.hstack([first, second])

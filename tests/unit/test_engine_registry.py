@@ -37,8 +37,9 @@ def test_the_defaults_run_natively_without_deepface():
 
 def test_every_deepface_model_and_detector_is_registered():
     """Nothing DeepFace could run before the registry is refused now (its dlib detector: our native one)."""
-    natives = {e.name for e in registry.EMBEDDERS if not e.deepface}
-    assert set(registry.names("embedder")) - natives == set(AVAILABLE_MODELS["facial_recognition"]) - natives
+    ours = {e.name for e in registry.EMBEDDERS if not e.deepface} - set(AVAILABLE_MODELS["facial_recognition"])
+    assert ours == {"Dlib+FaceRes"}  # the engine's own models, beside DeepFace's
+    assert set(registry.names("embedder")) - ours == set(AVAILABLE_MODELS["facial_recognition"])
     deepface_detectors = {e.name for e in registry.DETECTORS if e.deepface}
     assert deepface_detectors == set(AVAILABLE_MODELS["face_detector"]) - {"dlib"}
 
