@@ -1,6 +1,7 @@
 """Face detectors side by side: WIDER FACE recall, false detections, time per image, and LFW photos with no face.
 
-    python -m benchmarks.detectors [--detectors dlib,ssd-mobilenet] [--min-scores 0,0.7,0.9] [--lfw] [--json OUT]
+    python -m benchmarks.detectors [--detectors dlib,ssd-mobilenet] [--min-scores 0,0.7,0.9] [--lfw] [--every K]
+                                   [--json OUT]
 
 Each detector is the engine's (rekog_compat.engine.registry), built as the server builds it
 (`ssd-mobilenet` needs `rekog-compat models install`; --models-dir or REKOG_COMPAT_MODELS_DIR says
@@ -46,9 +47,10 @@ def rgb(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def wider(detector: Detector, root: Path, min_scores: list[float]) -> dict[str, Any]:
-    """Recall and false detections at each minimum score (one detection run per photo)."""
-    labels = json.loads((root / "annotations.json").read_text())
+def wider(detector: Detector, root: Path, min_scores: list[float], every: int = 1) -> dict[str, Any]:
+    """Recall and false detections at each minimum score (one detection run per photo; every `every`-th photo)."""
+    everything = json.loads((root / "annotations.json").read_text())
+    labels = {name: everything[name] for name in sorted(everything)[::every]}
     detections = {}
     times = []
     for name in labels:
@@ -93,6 +95,8 @@ def main() -> None:
     parser.add_argument("--detectors", default="dlib,ssd-mobilenet")
     parser.add_argument("--min-scores", default="0", help="comma-separated, 0..1")
     parser.add_argument("--lfw", action="store_true")
+    parser.add_argument("--every", type=int, default=1,
+                        help="WIDER: every k-th photo only (by name), to compare slow detectors on the same subset")
     MODELS_DIR.add(parser)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -103,7 +107,7 @@ def main() -> None:
     results = {}
     for name in args.detectors.split(","):
         detector = registry.detector(name).build(args.models_dir or default_models_dir(default_data_dir()))
-        result: dict[str, Any] = {"wider": wider(detector, data / "wider_face_val_subset", min_scores)}
+        result: dict[str, Any] = {"wider": wider(detector, data / "wider_face_val_subset", min_scores, args.every)}
         if args.lfw:
             result["lfw_dev"] = lfw_without_a_face(detector, data / "lfw_dev", min(min_scores))
         results[name] = result
