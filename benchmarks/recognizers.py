@@ -48,12 +48,12 @@ from benchmarks.calibrate import distance_at_fmr, labelled_face, pair_distances
 from benchmarks.lfw import identity_images, read_pairs
 from harness.facedata import facedata_location
 from rekog_compat.config import default_data_dir, default_models_dir
-from rekog_compat.engine import DetectedFace, EngineConfig, FaceEngine
+from rekog_compat.engine import DetectedFace, EngineConfig, FaceEngine, registry
 from rekog_compat.engine.core import face_chip
 from rekog_compat.engine.embedding import DlibEmbedder, Embedder
+from rekog_compat.engine.fusion import fuse_vectors
 from rekog_compat.engine.human import human_embedder
 from rekog_compat.engine.npm_models import HUMAN_MODELS
-from rekog_compat.engine.registry import EMBEDDERS
 from rekog_compat.engine.weights import packaged_weight
 from rekog_compat.options import MODELS_DIR
 from sdk.evaluation.identification import LabelledImage, ProbeOutcome, rates
@@ -76,7 +76,7 @@ def _human(model: str, flip: bool = False, padding: float | None = None) -> Call
 
 def _registered(model: str) -> Callable[[Path], Embedder]:
     """An embedder as the server builds it for `--model`."""
-    return lambda models_dir: next(p for p in EMBEDDERS if p.name == model).build(str(models_dir))
+    return lambda models_dir: registry.embedder(model).build(str(models_dir))
 
 
 CANDIDATES: dict[str, tuple[str, Callable[[Path], Embedder]]] = {
@@ -201,10 +201,8 @@ def identification(vectors: dict[Path, np.ndarray], photos: list[Photo]) -> dict
 
 
 def fused(first: dict[Path, np.ndarray], second: dict[Path, np.ndarray], weight: float) -> dict[Path, np.ndarray]:
-    """Each face's two unit vectors side by side, weighted so that a cosine similarity of the result is
-    (1 - weight) times the first's plus weight times the second's (score-level fusion in one vector)."""
-    return {path: np.concatenate([np.sqrt(1.0 - weight) * first[path], np.sqrt(weight) * second[path]])
-            for path in first}
+    """Each face's two unit vectors fused as `--model Dlib+FaceRes` fuses them (`fusion.fuse_vectors`)."""
+    return {path: fuse_vectors(first[path], second[path], weight)[0] for path in first}
 
 
 def parse_fusion(text: str) -> tuple[str, str, float]:

@@ -360,12 +360,15 @@ def writes(server: LiveServer, photos: list[Path], check: bool) -> dict[str, Any
     return result
 
 
-def search_load(url: str, ids: list[str], seed: int, stop: Any, searches: Any) -> None:
-    """One load client (its own process): SearchFaces without pause until `stop` is set; the server's
-    search part of each call is put on `searches`."""
+def search_load(url: str, ids: list[str], seed: int, stop: Any, searches: Any, running: Any = None,
+                collection: str = COLLECTION) -> None:
+    """One load client (its own process): SearchFaces of `ids` in `collection` without pause (while `running`
+    is set, if given) until `stop` is set; the server's search part of each call is put on `searches`."""
     client, rng, times = client_at(url), random.Random(seed), []
     while not stop.is_set():
-        response = client.search_faces(CollectionId=COLLECTION, FaceId=rng.choice(ids), MaxFaces=5)
+        if running is not None and not running.wait(0.05):
+            continue
+        response = client.search_faces(CollectionId=collection, FaceId=rng.choice(ids), MaxFaces=5)
         times.append(timings(response)["search"])
     searches.put(times)
 

@@ -36,34 +36,27 @@ from benchmarks.scale import (
     client_at,
     collection_rows,
     percentiles,
+    search_load,
     seeded_connection,
     split_photos,
 )
 from harness.live_server import LiveServer
 
 
-def run_load(kind: str, url: str, ids: list[str], running: Any, stop: Any, calls: Any) -> None:
-    """The load process: `kind` work whenever `running` is set, until `stop`; its call count on `calls`."""
-    count = 0
-    if kind == "cpu":
-        from threadpoolctl import threadpool_limits
+def busy_core(running: Any, stop: Any, calls: Any) -> None:
+    """The `cpu` load (its own process): single-threaded matrix products while `running` is set, until `stop`;
+    the ms of each on `calls`."""
+    from threadpoolctl import threadpool_limits
 
-        threadpool_limits(limits=1)
-        matrix = np.random.default_rng(0).random((300, 300))
-    else:
-        client, rng = client_at(url), random.Random(1)
-        if kind == "small":
-            ids = [client.list_faces(CollectionId=SMALL_COLLECTION)["Faces"][0]["FaceId"]]
-        collection = SMALL_COLLECTION if kind == "small" else COLLECTION
+    threadpool_limits(limits=1)
+    matrix, times = np.random.default_rng(0).random((300, 300)), []
     while not stop.is_set():
         if not running.wait(0.05):
             continue
-        if kind == "cpu":
-            matrix @ matrix
-        else:
-            client.search_faces(CollectionId=collection, FaceId=rng.choice(ids), MaxFaces=5)
-        count += 1
-    calls.put(count)
+        started = time.perf_counter()
+        matrix @ matrix
+        times.append((time.perf_counter() - started) * 1000)
+    calls.put(times)
 
 
 def collection_face_ids(data_dir: Path, count: int) -> list[str]:
@@ -99,13 +92,20 @@ def main() -> int:
     server = LiveServer(args.data_dir, "--audit-failure", "continue", *args.server_args).start(timeout=600)
     context = multiprocessing.get_context("spawn")
     stop, running, calls = context.Event(), context.Event(), context.Queue()
-    load = context.Process(target=run_load, args=(args.load, server.url, ids, running, stop, calls))
     times: dict[str, dict[str, list[float]]] = {
         state: {"index": [], "delete": [], "client": [], "http": []} for state in ("idle", "loaded")
     }
     try:
         client = client_at(server.url)
         client.search_faces(CollectionId=COLLECTION, FaceId=ids[0], MaxFaces=1)  # the index loaded
+        if args.load == "cpu":
+            load = context.Process(target=busy_core, args=(running, stop, calls))
+        else:
+            collection = SMALL_COLLECTION if args.load == "small" else COLLECTION
+            searched = ids if args.load == "search" else [
+                client.list_faces(CollectionId=SMALL_COLLECTION)["Faces"][0]["FaceId"]]
+            load = context.Process(target=search_load,
+                                   args=(server.url, searched, 1, stop, calls, running, collection))
         marks: dict[str, float] = {}
         client.meta.events.register("before-send.rekognition.DeleteFaces",
                                     lambda **_: marks.__setitem__("sent", time.perf_counter()))
@@ -131,7 +131,7 @@ def main() -> int:
                 times[state]["client"].append((ended - started - marks["answered"] + marks["sent"]) * 1000)
         stop.set()
         running.set()
-        load_calls = calls.get(timeout=120)
+        load_calls = len(calls.get(timeout=120))
         load.join(timeout=60)
     finally:
         stop.set()

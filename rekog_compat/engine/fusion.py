@@ -26,6 +26,13 @@ from .human import FACERES_CHIP_PADDING, HumanEmbedder
 FACERES_WEIGHT = 0.3
 
 
+def fuse_vectors(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
+    """Unit rows of two models side by side, weighted so that a cosine similarity of the result is
+    (1 - weight) times the first model's plus weight times the second's (score-level fusion in one vector)."""
+    first, second = np.atleast_2d(first), np.atleast_2d(second)
+    return np.hstack([first * np.float32(np.sqrt(1.0 - weight)), second * np.float32(np.sqrt(weight))])
+
+
 def inner_chip(chip: np.ndarray, padding: float, size: int, inner_padding: float) -> np.ndarray:
     """The chip dlib would cut at `size` px and `inner_padding` from the same face, taken from `chip` (cut with
     the larger `padding`): dlib's template spans 1 + 2 * padding of a chip's width, centred."""
@@ -50,12 +57,10 @@ class FusedEmbedder:
         self._faceres = HumanEmbedder(human_models, "Human-FaceRes")
         self.chip_size = self._faceres.chip_size
         self.chip_padding = FACERES_CHIP_PADDING
-        self._weights = (np.float32(np.sqrt(1.0 - weight)), np.float32(np.sqrt(weight)))
+        self._weight = weight
 
     def embed(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
             return np.zeros((0, 1), dtype=np.float32)
         dlib_chips = [inner_chip(c, self.chip_padding, DLIB_CHIP_SIZE, DLIB_CHIP_PADDING) for c in chips]
-        first = self._dlib.embed(dlib_chips) * self._weights[0]  # each embedder's rows are unit vectors
-        second = self._faceres.embed(chips) * self._weights[1]
-        return np.hstack([first, second])
+        return fuse_vectors(self._dlib.embed(dlib_chips), self._faceres.embed(chips), self._weight)
