@@ -1,6 +1,6 @@
 """Fit the Similarity calibration of a model on LFW impostor pairs, and measure it.
 
-    python -m benchmarks.calibrate [--model Dlib] [--detector dlib] [--models-dir DIR] [--write]
+    python -m benchmarks.calibrate [--model Dlib] [--detector mtcnn] [--models-dir DIR] [--write]
 
 Embeds the labelled face of every image in `lfw_dev` (the face covering the photo's centre,
 as LFW labels it), scores every cross-identity pair (~400k impostor pairs) and every
@@ -94,7 +94,7 @@ def distance_at_fmr(impostor: np.ndarray, fmr: float) -> tuple[float, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="Dlib")
-    parser.add_argument("--detector", default="dlib")
+    parser.add_argument("--detector", default=EngineConfig.detector)
     MODELS_DIR.add(parser)
     parser.add_argument("--write", action="store_true", help="store the knots in the package")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """DetectFaces on a 1920x1080 crowd photo: how many of its labelled faces of 40 px or more come back, and how fast.
 
-    python -m benchmarks.crowd [--detector ssd-mobilenet] [--repeat 3] [--http] [--json OUT]
+    python -m benchmarks.crowd [--detector mtcnn] [--repeat 3] [--http] [--json OUT]
 
 The photo: WIDER FACE val `0--Parade/0_Parade_Parade_0_873.jpg` of `<facedata>/wider_face_val_subset`
 (1024x687, 141 valid labelled faces), scaled by 1920/1024 (bilinear) to 1920x1288 and cut to the
@@ -104,7 +104,7 @@ def http_detect_faces(jpeg: bytes, detector: str, models_dir: str, repeat: int) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--detector", default="ssd-mobilenet")
+    parser.add_argument("--detector", default=EngineConfig.detector)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--http", action="store_true")
     MODELS_DIR.add(parser)

@@ -71,7 +71,7 @@ def _log_choice(detector: registry.Plugin[Detector], embedder: registry.Plugin[E
     log.info("face detector: %s (%s); recognition model: %s (%s)", detector.name, detector.what, embedder.name,
              embedder.what)
     if detector.name == DEFAULT_DETECTOR:
-        log.info("more small and turned faces are found with --detector ssd-mobilenet, after %s",
+        log.info("more faces of 40 px and more are found with --detector mtcnn+ssd-mobilenet, after %s",
                  FACE_API.install_command)
     if embedder.name == DEFAULT_MODEL:
         log.info("identification (1:N) is better with --model Dlib+FaceRes, after %s (new collections only)",

@@ -1,4 +1,5 @@
-"""Finding faces: dlib's HOG detector run natively, or any DeepFace detector backend.
+"""Finding faces: dlib's HOG and CNN detectors run natively, two detectors' faces together, or any DeepFace
+detector backend (MTCNN and SSD MobileNet have modules of their own).
 
 Either way a detection ends as a pixel box and a score in 0..100; the 68 landmarks,
 pose, quality and aligned chip are computed from it once, in `FaceEngine`.
@@ -185,6 +186,35 @@ class DlibCnnDetector:
                       (d.rect.bottom() + 1) / scale, hog_confidence(d.confidence))
             for d in found
         ]
+
+
+# A face the second of two detectors finds is the first's (not a face of its own) when their boxes overlap by this
+# IoU, or this share of the smaller box lies in the other (SSD's boxes are taller than MTCNN's for the same face).
+SAME_FACE_IOU = 0.3
+SAME_FACE_CONTAINED = 0.5
+
+
+def same_face(a: Detection, b: Detection) -> bool:
+    """Whether two detectors' boxes are one face (SAME_FACE_IOU, SAME_FACE_CONTAINED)."""
+    width = min(a.right, b.right) - max(a.left, b.left)
+    height = min(a.bottom, b.bottom) - max(a.top, b.top)
+    if width <= 0 or height <= 0:
+        return False
+    smaller = min(a.area, b.area)
+    return iou(a.corners, b.corners) >= SAME_FACE_IOU or width * height > SAME_FACE_CONTAINED * smaller
+
+
+class UnionDetector:
+    """Every face the first detector finds, and those of the second it does not: two detectors that miss
+    different faces (MTCNN's and SSD's misses on WIDER FACE are largely different ones, docs/engine.md)."""
+
+    def __init__(self, name: str, first: Detector, second: Detector) -> None:
+        self.name = name
+        self._first, self._second = first, second
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        found = self._first.detect(rgb)
+        return found + [d for d in self._second.detect(rgb) if not any(same_face(d, f) for f in found)]
 
 
 class DeepFaceDetector:

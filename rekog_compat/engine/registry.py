@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
-from .detection import DeepFaceDetector, Detector, DlibCnnDetector, DlibHogDetector
+from .detection import DeepFaceDetector, Detector, DlibCnnDetector, DlibHogDetector, UnionDetector
 from .embedding import DeepFaceEmbedder, DlibEmbedder, Embedder
 from .npm_models import FACE_API, HUMAN_MODELS, NpmModel
 from .weights import EngineUnavailable, packaged_weight
@@ -30,6 +30,7 @@ T = TypeVar("T", Detector, Embedder)
 DLIB = ("dlib-bin", "Boost Software License")
 FACE_RECOGNITION_MODELS = ("face-recognition-models", "MIT")
 DEEPFACE = ("deepface", "MIT")
+MTCNN = ("mtcnn", "MIT")
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,20 @@ def _dlib_cnn_detector(_: str) -> Detector:
     return DlibCnnDetector(str(packaged_weight("mmod_human_face_detector.dat")))
 
 
+def _mtcnn_detector(_: str) -> Detector:
+    from .mtcnn import MtcnnDetector
+
+    return MtcnnDetector()
+
+
 def _ssd_mobilenet_detector(model_dir: str) -> Detector:
     from .ssd_mobilenet import SsdMobilenetDetector
 
     return SsdMobilenetDetector(Path(model_dir))
+
+
+def _mtcnn_and_ssd_detector(face_api: str) -> Detector:
+    return UnionDetector("mtcnn+ssd-mobilenet", _mtcnn_detector(""), _ssd_mobilenet_detector(face_api))
 
 
 def _deepface_detector(name: str, what: str, weights: tuple[str, ...] = (), *requires: str) -> Plugin[Detector]:
@@ -95,6 +106,12 @@ def _yolo(name: str) -> Plugin[Detector]:
 
 DETECTORS: tuple[Plugin[Detector], ...] = (
     Plugin("dlib", "detector", "dlib's HOG face detector, run natively", *DLIB, factory=lambda _: DlibHogDetector()),
+    Plugin("mtcnn", "detector", "MTCNN's three-network cascade (mtcnn's weights), onnxruntime, no TensorFlow",
+           *MTCNN, factory=_mtcnn_detector, weights=("pnet.lz4", "rnet.lz4", "onet.lz4"), requires=("joblib", "lz4")),
+    Plugin("mtcnn+ssd-mobilenet", "detector", "MTCNN's faces and those of face-api's SSD MobileNet it misses",
+           f"mtcnn + {FACE_API.package} (npm)", "MIT (both packages)", factory=_mtcnn_and_ssd_detector,
+           weights=("pnet.lz4", "rnet.lz4", "onet.lz4", "ssd_mobilenetv1_model.bin"), packaged=False, npm=FACE_API,
+           requires=("joblib", "lz4")),
     Plugin("dlib-cnn", "detector", "dlib's CNN (MMOD) face detector, run natively", *FACE_RECOGNITION_MODELS,
            factory=_dlib_cnn_detector, weights=("mmod_human_face_detector.dat",)),
     Plugin("ssd-mobilenet", "detector", "face-api's SSD MobileNet V1 (WIDER FACE), whole image and tiles, onnxruntime",
@@ -104,7 +121,6 @@ DETECTORS: tuple[Plugin[Detector], ...] = (
                        ("haarcascade_frontalface_default.xml", "haarcascade_eye.xml")),
     _deepface_detector("ssd", "OpenCV's ResNet-10 SSD (DeepFace)",
                        ("deploy.prototxt", "res10_300x300_ssd_iter_140000.caffemodel")),
-    _deepface_detector("mtcnn", "MTCNN (DeepFace; needs TensorFlow)", (), "mtcnn"),
     _deepface_detector("fastmtcnn", "MTCNN of facenet-pytorch (DeepFace)", (), "facenet-pytorch"),
     _deepface_detector("retinaface", "RetinaFace (DeepFace)", ("retinaface.h5",), "retina-face"),
     _deepface_detector("mediapipe", "MediaPipe's face detector (DeepFace)", (), "mediapipe"),

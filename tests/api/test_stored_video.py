@@ -4,7 +4,8 @@ GetFaceDetection, on a real clip read from moto's S3, completion notices through
 The clip (../shared/facedata/video/short_hamilton_clip.mp4, 640x360, 9.2 s) was looked at frame by frame
 to write down who is where (GROUND_TRUTH): until 0.6 s Lin-Manuel Miranda stands on the right of the stage
 and Alex Lacamoire sits at the piano on the left (a face of ~30 px); until 2.8 s Alex Lacamoire in profile,
-close up; until 7.3 s Lin-Manuel Miranda; then the audience, neither of them.
+close up; until 7.9 s Lin-Manuel Miranda (the cut to the audience is at 7.89 s); then the audience, neither
+of them.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def who_may_match(timestamp_ms: int, left: float) -> set[str]:
         return {LIN} if left > 0.5 else {ALEX}
     if timestamp_ms < 2800:
         return {ALEX}
-    if timestamp_ms < 7300:
+    if timestamp_ms < 7890:
         return {LIN}
     return set()
 

@@ -19,6 +19,14 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> FaceEngine:
     return face_engine
 
 
+@pytest.fixture(scope="session")
+def hog_engine(tmp_path_factory: pytest.TempPathFactory) -> FaceEngine:
+    """The engine on dlib's HOG detector (the default before MTCNN; its boxes are the landmark model's own)."""
+    face_engine = FaceEngine(EngineConfig(detector="dlib", deepface_home=str(tmp_path_factory.mktemp("deepface"))))
+    face_engine.check_ready()
+    return face_engine
+
+
 def rgb(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 

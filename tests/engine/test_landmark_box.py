@@ -22,9 +22,9 @@ def ssd_like(d: Detection) -> Detection:
     return Detection(x - width / 2, y - height / 2, x + width / 2, y + height / 2, 90.0)
 
 
-def test_hogs_own_box_is_found_from_another_detectors_box_of_the_face(engine):
+def test_hogs_own_box_is_found_from_another_detectors_box_of_the_face(hog_engine):
     hog = DlibHogDetector()
-    faces = lfw_tiny_faces(engine, 20)
+    faces = lfw_tiny_faces(hog_engine, 20)
     overlaps = []
     for image, face in faces:
         refit = hog.box_near(image, ssd_like(face.detection))
@@ -46,21 +46,22 @@ def test_no_box_is_made_up_where_hog_sees_no_face():
         assert hog.box_near(image, tiny) is None
 
 
-def test_another_detectors_faces_get_landmarks_as_hogs_would(engine, tmp_path):
-    """face-api's SSD (when installed): the landmarks of lfw_tiny faces are within 2 % of the eye distance of
-    the HOG pipeline's (started from SSD's own box they are 3 % off, and rank-1 on lfw_dev drops 3 points)."""
-    models_dir = expression_model_dir().parent  # skips where `rekog-compat models install` has not run
-    ssd = FaceEngine(EngineConfig(detector="ssd-mobilenet", models_dir=str(models_dir),
-                                  deepface_home=str(tmp_path)))
+@pytest.mark.parametrize("detector", ["mtcnn", "ssd-mobilenet"])
+def test_another_detectors_faces_get_landmarks_as_hogs_would(hog_engine, tmp_path, detector):
+    """MTCNN (the default) and face-api's SSD (when installed): the landmarks of lfw_tiny faces are within 2 % of
+    the eye distance of the HOG pipeline's (started from SSD's own box they are 3 % off, and rank-1 on lfw_dev
+    drops 3 points)."""
+    models_dir = expression_model_dir().parent if detector == "ssd-mobilenet" else tmp_path  # skips: not installed
+    other = FaceEngine(EngineConfig(detector=detector, models_dir=str(models_dir), deepface_home=str(tmp_path)))
     offsets = []
-    for image, face in lfw_tiny_faces(engine, 30):
-        found = ssd.detect(image, 1)
-        assert found, "SSD finds every face HOG finds in lfw_tiny"
+    for image, face in lfw_tiny_faces(hog_engine, 30):
+        found = other.detect(image, 1)
+        assert found, f"{detector} finds every face HOG finds in lfw_tiny"
         if iou(found[0].detection.corners, face.detection.corners) < 0.3:
             continue  # another face of the photo is the largest for SSD
         eyes = np.linalg.norm(face.points[36:42].mean(axis=0) - face.points[42:48].mean(axis=0))
         offsets.append(float(np.mean(np.linalg.norm(found[0].points - face.points, axis=1)) / eyes))
-        assert found[0].detection != face.detection  # the BoundingBox stays SSD's
+        assert found[0].detection != face.detection  # the BoundingBox stays the detector's
     assert len(offsets) >= 25
     assert np.median(offsets) <= 0.02, offsets
 

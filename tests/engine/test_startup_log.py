@@ -18,9 +18,9 @@ def started_log(caplog: pytest.LogCaptureFixture, config: EngineConfig) -> str:
 
 def test_the_defaults_name_themselves_and_the_better_models_with_their_install_commands(caplog, tmp_path):
     text = started_log(caplog, EngineConfig(models_dir=str(tmp_path)))
-    assert "face detector: dlib (dlib's HOG face detector" in text
+    assert "face detector: mtcnn (MTCNN's three-network cascade" in text
     assert "recognition model: Dlib (dlib's ResNet" in text
-    assert "--detector ssd-mobilenet, after rekog-compat models install face-api" in text
+    assert "--detector mtcnn+ssd-mobilenet, after rekog-compat models install face-api" in text
     assert "--model Dlib+FaceRes, after rekog-compat models install human-models" in text
 
 

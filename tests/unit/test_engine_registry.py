@@ -6,7 +6,15 @@ import pytest
 from deepface.modules.modeling import AVAILABLE_MODELS
 
 from rekog_compat.cli import main
-from rekog_compat.engine import DEFAULT_DETECTOR, DEFAULT_MODEL, EngineConfig, EngineUnavailable, FaceEngine, registry
+from rekog_compat.engine import (
+    DEFAULT_DETECTOR,
+    DEFAULT_MODEL,
+    EngineConfig,
+    EngineUnavailable,
+    FaceEngine,
+    mtcnn,
+    registry,
+)
 from rekog_compat.engine.npm_models import NPM_MODELS
 from rekog_compat.engine.weights import PACKAGED_WEIGHTS
 
@@ -17,7 +25,9 @@ ALL = [*registry.DETECTORS, *registry.EMBEDDERS]
 def test_every_entry_names_what_it_is_its_package_and_licence(entry):
     assert entry.name and entry.what and entry.package and entry.licence
     assert entry.kind in registry.FLAGS and callable(entry.factory)
-    if entry.packaged:  # its package ships the weights: they are among the files linked at start-up
+    if entry.name == "mtcnn":  # the mtcnn package's own files, read (and checked) where pip put them
+        assert set(entry.weights) == set(mtcnn.WEIGHTS_SHA256)
+    elif entry.packaged:  # its package ships the weights: they are among the files linked at start-up
         assert set(entry.weights) <= set(PACKAGED_WEIGHTS), entry.weights
 
 
@@ -36,12 +46,13 @@ def test_the_defaults_run_natively_without_deepface():
 
 
 def test_every_deepface_model_and_detector_is_registered():
-    """Nothing DeepFace could run before the registry is refused now (its dlib detector: our native one)."""
+    """Nothing DeepFace could run before the registry is refused now (its dlib and mtcnn detectors: our native
+    ones)."""
     ours = {e.name for e in registry.EMBEDDERS if not e.deepface} - set(AVAILABLE_MODELS["facial_recognition"])
     assert ours == {"Dlib+FaceRes"}  # the engine's own models, beside DeepFace's
     assert set(registry.names("embedder")) - ours == set(AVAILABLE_MODELS["facial_recognition"])
     deepface_detectors = {e.name for e in registry.DETECTORS if e.deepface}
-    assert deepface_detectors == set(AVAILABLE_MODELS["face_detector"]) - {"dlib"}
+    assert deepface_detectors == set(AVAILABLE_MODELS["face_detector"]) - {"dlib", "mtcnn"}
 
 
 @pytest.mark.parametrize(("lookup", "kind", "flag"), [
