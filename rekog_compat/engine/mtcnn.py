@@ -218,8 +218,9 @@ class MtcnnDetector:
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
         boxes, scores = self.candidates(rgb)
-        return [
+        found = [
             Detection(max(0.0, float(b[0])), max(0.0, float(b[1])), min(float(b[2]), width), min(float(b[3]), height),
                       100.0 * float(s))
             for b, s in zip(boxes, scores, strict=True) if s >= self.min_confidence
         ]
+        return [d for d in found if d.right - d.left >= 1 and d.bottom - d.top >= 1]  # a regression gone astray
