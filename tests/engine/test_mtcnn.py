@@ -74,3 +74,23 @@ def test_without_the_package_the_error_names_it(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mtcnn" else real(name, *a))
     with pytest.raises(EngineUnavailable, match=r"pip install 'mtcnn'"):
         mtcnn.weights_dir()
+
+
+@pytest.mark.parametrize("visible", [1, 3, 20, 60, 90, 105])
+def test_a_face_cut_by_the_image_edge_is_measured_or_left_out_never_an_error(engine, visible):
+    """The portrait's face slid right until only `visible` columns of it remain: every face the engine returns
+    lies in the image with a box of at least a pixel, and its landmarks, pose and chip are computed; with most
+    of the face left, it is found at the edge."""
+    portrait = rgb(sorted((facedata_dir() / "lfw_tiny").glob("*/*.jpg"))[0])
+    width = portrait.shape[1]
+    shift = width - visible - 70  # LFW's face spans about x 70..190 of its 250 px: its left edge to width - visible
+    image = np.zeros_like(portrait)
+    image[:, shift:] = portrait[:, : width - shift]
+    faces = engine.detect(image)
+    if visible >= 90:
+        assert any(f.detection.right >= image.shape[1] - 10 for f in faces), [f.detection for f in faces]
+    for face in faces:
+        d = face.detection
+        assert 0 <= d.left < d.right <= image.shape[1] and 0 <= d.top < d.bottom <= image.shape[0]
+        assert d.right - d.left >= 1 and face.chip.shape[:2] == (150, 150)
+        assert np.isfinite(face.points).all() and all(np.isfinite(v) for v in face.pose.values())
