@@ -26,7 +26,7 @@ from PIL import Image
 
 from benchmarks.lfw import identity_images
 from harness.facedata import facedata_location
-from rekog_compat.config import default_data_dir, default_models_dir
+from rekog_compat.config import default_models_dir
 from rekog_compat.engine import DetectedFace, EngineConfig, FaceEngine
 from rekog_compat.engine.similarity import TARGET_FMR
 from rekog_compat.options import MODELS_DIR
@@ -100,7 +100,7 @@ def main() -> int:
     args = parser.parse_args()
 
     root = facedata_location() / "lfw_dev"
-    models_dir = args.models_dir or default_models_dir(default_data_dir())
+    models_dir = args.models_dir or default_models_dir()
     engine = FaceEngine(EngineConfig(model=args.model, detector=args.detector, deepface_home=tempfile.mkdtemp(),
                                      models_dir=str(models_dir)))
     engine.check_ready()

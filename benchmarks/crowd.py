@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from harness.facedata import facedata_location
-from rekog_compat.config import default_data_dir, default_models_dir
+from rekog_compat.config import default_models_dir
 from rekog_compat.engine.config import EngineConfig
 from rekog_compat.engine.core import FaceEngine
 from rekog_compat.options import MODELS_DIR
@@ -110,7 +110,7 @@ def main() -> None:
     MODELS_DIR.add(parser)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    models_dir = str(args.models_dir or default_models_dir(default_data_dir()))
+    models_dir = str(args.models_dir or default_models_dir())
     rgb, labelled, clear = crowd_photo(facedata_location() / "wider_face_val_subset")
     large = [b for b in labelled if min(b[2] - b[0], b[3] - b[1]) >= MIN_FACE_PX]
     large_clear = [b for b, c in zip(labelled, clear, strict=True)

@@ -10,8 +10,9 @@
   beyond the engine's (added here, for this process only).
 - `blazeface-back`: MediaPipe's BlazeFace back-camera model (`blazeface-back`; 256 px, 16 x 16 x 2 and 8 x 8 x 6
   anchors). Both decode boxes as MediaPipe does (centre offsets and sizes over the input size, fixed anchors,
-  a sigmoid score) and look at the image as squares: the whole image, and tiles sized so that the smallest face
-  Rekognition must find fills `--face-at` input pixels (20 / 24), merged by `ssd_mobilenet.suppress`.
+  a sigmoid score) and look at the image as `ssd_mobilenet.tiles` squares it (less the zoomed-out one): the
+  whole image, and tiles where the smallest face Rekognition must find fills 20 / 24 input pixels; merged by
+  `ssd_mobilenet.suppress`.
 - `tiny-face-detector`: face-api's TinyYolov2 with separable convolutions (its weights; the network written
   from face-api's `TinyYolov2Base.runMobilenet` as an ONNX graph), fully convolutional over the image scaled so
   that the smallest face is 64 px, then 4 and 16 times smaller (its anchors span 51..341 px), boxes decoded as
@@ -36,11 +37,10 @@ from harness.facedata import facedata_location
 from rekog_compat.engine import tfjs_graph
 from rekog_compat.engine.detection import Detection, smallest_face_px
 from rekog_compat.engine.onnx_graph import GraphBuilder, session
-from rekog_compat.engine.ssd_mobilenet import suppress
-from rekog_compat.engine.tfjs import read_tfjs_weights
+from rekog_compat.engine.ssd_mobilenet import suppress, tiles
+from rekog_compat.engine.tfjs import read_tfjs_weights, resize_square_view
 
 MIN_SCORES = [0.5, 0.6, 0.7, 0.75]
-TILE_OVERLAP = 1.3
 
 
 # -- the TF ops MediaPipe's full-range graph needs beyond the engine's ------------------------------------------
@@ -121,16 +121,8 @@ class BlazeFace:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
-        smallest = smallest_face_px(width, height)
-        squares = [((width - max(width, height)) // 2, (height - max(width, height)) // 2, max(width, height))]
-        tile = math.ceil(smallest * self.size / self.face_at)
-        if tile * TILE_OVERLAP < max(width, height):
-            step = tile / TILE_OVERLAP
-            columns, rows = 1 + math.ceil(max(width - tile, 0) / step), 1 + math.ceil(max(height - tile, 0) / step)
-            squares += [(round(c * max(width - tile, 0) / max(columns - 1, 1)),
-                         round(r * max(height - tile, 0) / max(rows - 1, 1)), tile)
-                        for r in range(rows) for c in range(columns)]
-        views = np.stack([_view(rgb, left, top, side, self.size) for left, top, side in squares])
+        squares = tiles(width, height, self.size, self.face_at)[1:]  # SSD's squares less its zoomed-out one
+        views = np.stack([resize_square_view(rgb, left, top, side, self.size) for left, top, side in squares])
         views = views.astype(np.float32) / 127.5 - 1
         boxes, scores = [], []
         for start in range(0, len(squares), self.batch):
@@ -139,13 +131,7 @@ class BlazeFace:
                 keep = probability[j] > min(MIN_SCORES)
                 boxes.append(found[j][keep] * side + np.array([left, top, left, top]))
                 scores.append(probability[j][keep])
-        return _merged(np.concatenate(boxes), np.concatenate(scores), smallest, width, height)
-
-
-def _view(rgb: np.ndarray, left: int, top: int, side: int, size: int) -> np.ndarray:
-    """The square (left, top, side) of the image (black outside it) at size x size."""
-    to_view = np.array([[size / side, 0, -left * size / side], [0, size / side, -top * size / side]], np.float32)
-    return cv2.warpAffine(rgb, to_view, (size, size), flags=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
+        return _merged(np.concatenate(boxes), np.concatenate(scores), smallest_face_px(width, height), width, height)
 
 
 def _merged(boxes: np.ndarray, scores: np.ndarray, smallest: float, width: int, height: int) -> list[Detection]:

@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from harness.facedata import facedata_location
-from rekog_compat.config import default_data_dir, default_models_dir
+from rekog_compat.config import default_models_dir
 from rekog_compat.engine import registry
 from rekog_compat.engine.detection import Detection, Detector
 from rekog_compat.engine.geometry import iou
@@ -107,7 +107,7 @@ def main() -> None:
     min_scores = [float(score) for score in args.min_scores.split(",")]
     results = {}
     for name in args.detectors.split(","):
-        detector = registry.detector(name).build(args.models_dir or default_models_dir(default_data_dir()))
+        detector = registry.detector(name).build(args.models_dir or default_models_dir())
         if hasattr(detector, "min_confidence") and min(min_scores) > 0:  # MTCNN: its own cut, lowered to be measured
             detector.min_confidence = min(min_scores)
         result: dict[str, Any] = {"wider": wider(detector, data / "wider_face_val_subset", min_scores, args.every)}

@@ -47,7 +47,7 @@ from PIL import Image
 from benchmarks.calibrate import distance_at_fmr, labelled_face, pair_distances
 from benchmarks.lfw import identity_images, read_pairs
 from harness.facedata import facedata_location
-from rekog_compat.config import default_data_dir, default_models_dir
+from rekog_compat.config import default_models_dir
 from rekog_compat.engine import DetectedFace, EngineConfig, FaceEngine, registry
 from rekog_compat.engine.core import face_chip
 from rekog_compat.engine.embedding import DlibEmbedder, Embedder
@@ -261,7 +261,7 @@ def main() -> int:
     unknown += [n for first, second, _ in args.fuse for n in (first, second) if n not in names]
     if unknown:
         raise SystemExit(f"unknown candidates {unknown}; known: {', '.join(CANDIDATES)}")
-    models_dir = Path(args.models_dir or default_models_dir(default_data_dir()))
+    models_dir = Path(args.models_dir or default_models_dir())
     root = facedata_location() / "lfw_dev"
     started = time.monotonic()
     photos = find_faces(root, args.detector, models_dir)

@@ -23,8 +23,9 @@ def default_data_dir() -> str:
     return str(Path.home() / ".rekog-compat")
 
 
-def default_models_dir(data_dir: str) -> str:
-    return str(Path(data_dir) / "models")
+def default_models_dir(data_dir: str = "") -> str:
+    """Where `rekog-compat models install` puts npm's models: `models/` in the data dir (the default one if none)."""
+    return str(Path(data_dir or default_data_dir()) / "models")
 
 
 @dataclass(frozen=True)

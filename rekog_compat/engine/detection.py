@@ -200,8 +200,8 @@ def same_face(a: Detection, b: Detection) -> bool:
     height = min(a.bottom, b.bottom) - max(a.top, b.top)
     if width <= 0 or height <= 0:
         return False
-    smaller = min(a.area, b.area)
-    return iou(a.corners, b.corners) >= SAME_FACE_IOU or width * height > SAME_FACE_CONTAINED * smaller
+    inter = width * height
+    return inter >= SAME_FACE_IOU * (a.area + b.area - inter) or inter > SAME_FACE_CONTAINED * min(a.area, b.area)
 
 
 class UnionDetector:

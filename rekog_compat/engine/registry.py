@@ -19,6 +19,8 @@ from typing import Generic, Literal, TypeVar
 
 from .detection import DeepFaceDetector, Detector, DlibCnnDetector, DlibHogDetector, UnionDetector
 from .embedding import DeepFaceEmbedder, DlibEmbedder, Embedder
+from .mtcnn import WEIGHTS_SHA256 as MTCNN_WEIGHTS
+from .mtcnn import MtcnnDetector
 from .npm_models import FACE_API, HUMAN_MODELS, NpmModel
 from .weights import EngineUnavailable, packaged_weight
 
@@ -75,8 +77,6 @@ def _dlib_cnn_detector(_: str) -> Detector:
 
 
 def _mtcnn_detector(_: str) -> Detector:
-    from .mtcnn import MtcnnDetector
-
     return MtcnnDetector()
 
 
@@ -107,10 +107,10 @@ def _yolo(name: str) -> Plugin[Detector]:
 DETECTORS: tuple[Plugin[Detector], ...] = (
     Plugin("dlib", "detector", "dlib's HOG face detector, run natively", *DLIB, factory=lambda _: DlibHogDetector()),
     Plugin("mtcnn", "detector", "MTCNN's three-network cascade (mtcnn's weights), onnxruntime, no TensorFlow",
-           *MTCNN, factory=_mtcnn_detector, weights=("pnet.lz4", "rnet.lz4", "onet.lz4"), requires=("joblib", "lz4")),
+           *MTCNN, factory=_mtcnn_detector, weights=tuple(MTCNN_WEIGHTS), requires=("joblib", "lz4")),
     Plugin("mtcnn+ssd-mobilenet", "detector", "MTCNN's faces and those of face-api's SSD MobileNet it misses",
            f"mtcnn + {FACE_API.package} (npm)", "MIT (both packages)", factory=_mtcnn_and_ssd_detector,
-           weights=("pnet.lz4", "rnet.lz4", "onet.lz4", "ssd_mobilenetv1_model.bin"), packaged=False, npm=FACE_API,
+           weights=(*MTCNN_WEIGHTS, "ssd_mobilenetv1_model.bin"), packaged=False, npm=FACE_API,
            requires=("joblib", "lz4")),
     Plugin("dlib-cnn", "detector", "dlib's CNN (MMOD) face detector, run natively", *FACE_RECOGNITION_MODELS,
            factory=_dlib_cnn_detector, weights=("mmod_human_face_detector.dat",)),

@@ -188,15 +188,18 @@ def suppress(
     return kept
 
 
-def tiles(width: int, height: int) -> list[tuple[int, int, int]]:
+def tiles(
+    width: int, height: int, input_size: int = INPUT_SIZE, face_at: float = FACE_AT_INPUT_PX
+) -> list[tuple[int, int, int]]:
     """(left, top, side) of every square the detector looks at: the image zoomed out (centred in a
     square of twice its long side: a close-up face fills too much of one pass to be found), the whole
     image, and, where the whole image's pass would see the smallest face Rekognition must find under
     FACE_AT_INPUT_PX, overlapping tiles small enough to see it that large (at most MAX_TILES: a long
-    strip gets larger tiles). A square may reach past the image."""
+    strip gets larger tiles). A square may reach past the image. Another network's `input_size` and the
+    size it should see the smallest face at (`face_at`) give its squares (benchmarks.detector_candidates)."""
     side = max(width, height)
     found = [((width - 2 * side) // 2, (height - 2 * side) // 2, 2 * side), (0, 0, side)]
-    tile = math.ceil(smallest_face_px(width, height) * INPUT_SIZE / FACE_AT_INPUT_PX)
+    tile = math.ceil(smallest_face_px(width, height) * input_size / face_at)
     if side < tile * TILE_OVERLAP:  # the whole image's pass sees that face at 23 px or more
         return found
     while True:

@@ -11,14 +11,13 @@ from harness.live_server import LiveServer
 from tests.conftest import make_client
 from tests.support.facedata import facedata_dir
 from tests.support.human_models import human_models_dir
+from tests.support.servers import served
 
 
 @pytest.fixture(scope="module")
 def fused_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     models_dir = human_models_dir().parent  # skips where `rekog-compat models install human-models` has not run
-    live = LiveServer(tmp_path_factory.mktemp("fused"), "--model", "Dlib+FaceRes", "--models-dir", str(models_dir))
-    yield live.start(timeout=120)
-    live.stop()
+    yield from served(tmp_path_factory.mktemp("fused"), "--model", "Dlib+FaceRes", "--models-dir", str(models_dir))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from tests.conftest import make_client
 from tests.support.expression_model import expression_model_dir
 from tests.support.facedata import facedata_dir, facedata_files
 from tests.support.hostile import assert_detect_faces_answers_or_refuses
+from tests.support.servers import served
 
 FORMATS = "nonface_and_bad_inputs/faces_public_domain_and_formats"
 
@@ -19,9 +20,7 @@ FORMATS = "nonface_and_bad_inputs/faces_public_domain_and_formats"
 @pytest.fixture(scope="module")
 def ssd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     models_dir = expression_model_dir().parent  # skips where `rekog-compat models install` has not run
-    live = LiveServer(tmp_path_factory.mktemp("ssd"), "--detector", "ssd-mobilenet", "--models-dir", str(models_dir))
-    yield live.start(timeout=120)
-    live.stop()
+    yield from served(tmp_path_factory.mktemp("ssd"), "--detector", "ssd-mobilenet", "--models-dir", str(models_dir))
 
 
 @pytest.fixture

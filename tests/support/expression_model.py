@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rekog_compat.config import default_data_dir, default_models_dir
+from rekog_compat.config import default_models_dir
 from rekog_compat.engine.npm_models import FACE_API
 
 MODELS_DIR_ENV = "REKOG_COMPAT_MODELS_DIR"
@@ -21,7 +21,7 @@ MODELS_DIR_ENV = "REKOG_COMPAT_MODELS_DIR"
 
 def installed_models_dir() -> Path | None:
     """The models dir holding an intact face-api install, or None."""
-    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir(default_data_dir()))
+    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir())
     return models_dir if FACE_API.locate(models_dir) is not None else None
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rekog_compat.config import default_data_dir, default_models_dir
+from rekog_compat.config import default_models_dir
 from rekog_compat.engine.npm_models import HUMAN_IRIS, HUMAN_MODELS, NpmModel
 from tests.support.expression_model import MODELS_DIR_ENV, installed_models_dir
 
@@ -19,7 +19,7 @@ from tests.support.expression_model import MODELS_DIR_ENV, installed_models_dir
 def _installed(model: NpmModel, what: str) -> Path:
     """`model`'s installed folder (REKOG_COMPAT_MODELS_DIR, else the default models dir); skips the calling
     test, naming the command, when it is not installed."""
-    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir(default_data_dir()))
+    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir())
     located = model.locate(models_dir)
     if located is None:
         pytest.skip(f"{what} is not installed: {model.install_command}")
