@@ -53,7 +53,7 @@ from rekog_compat.engine.core import face_chip
 from rekog_compat.engine.embedding import DlibEmbedder, Embedder
 from rekog_compat.engine.fusion import fuse_vectors
 from rekog_compat.engine.human import human_embedder
-from rekog_compat.engine.npm_models import HUMAN_MODELS
+from rekog_compat.engine.model_packages import HUMAN_MODELS
 from rekog_compat.engine.weights import packaged_weight
 from rekog_compat.options import MODELS_DIR
 from sdk.evaluation.identification import LabelledImage, ProbeOutcome, rates

@@ -11,16 +11,21 @@ import threading
 import time
 from pathlib import Path
 
+from rekog_compat.config import ENV_PREFIX, default_models_dir
+
 ADDRESS = re.compile(r"listening on (https?://\S+)")
 
 
 class LiveServer:
-    """A `rekog-compat serve` process; `url` once it accepts requests."""
+    """A `rekog-compat serve` process; `url` once it accepts requests. Its data dir is its own, its models
+    (`rekog-compat models install`: the default detector's among them) this machine's, from the default
+    models dir unless REKOG_COMPAT_MODELS_DIR (or --models-dir) says otherwise."""
 
     def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.extra_args = extra_args
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.env = {f"{ENV_PREFIX}MODELS_DIR": default_models_dir(), **os.environ, "PYTHONUNBUFFERED": "1",
+                    **(env or {})}
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
         self.output: list[str] = []

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .engine import DEFAULT_DETECTOR, DEFAULT_MODEL, EngineConfig
+from .engine.config import default_data_dir, default_models_dir
 from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION
 from .sigv4 import REGION
 from .store import AnnSettings
@@ -17,15 +18,6 @@ DEFAULT_MAX_QUEUE = 32
 DEFAULT_READ_TIMEOUT_S = 20.0
 ANSWERING_THREADS = 2  # beyond running + queued requests: they answer throttles and /health without delay
 IDLE_CONNECTIONS = 100  # kept-alive connections between requests, beyond the busy ones (waitress's default)
-
-
-def default_data_dir() -> str:
-    return str(Path.home() / ".rekog-compat")
-
-
-def default_models_dir(data_dir: str = "") -> str:
-    """Where `rekog-compat models install` puts npm's models: `models/` in the data dir (the default one if none)."""
-    return str(Path(data_dir or default_data_dir()) / "models")
 
 
 @dataclass(frozen=True)

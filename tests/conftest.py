@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,16 +11,10 @@ import pytest
 from botocore.config import Config
 
 from harness.live_server import LiveServer
-from tests.support.expression_model import MODELS_DIR_ENV, installed_models_dir
 from tests.support.s3 import FAKE_AWS_ENV, moto_s3_endpoint  # noqa: F401 (a fixture)
 from tests.support.shape_validation import install_output_validation
 
 ClientFactory = Callable[..., Any]
-
-# Every server the tests start (they inherit this environment) finds the Emotions model where it is installed.
-if (_models_dir := installed_models_dir()) is not None:
-    os.environ.setdefault(MODELS_DIR_ENV, str(_models_dir))
-
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:

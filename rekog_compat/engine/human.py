@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .embedding import flip_averaged, unit_rows
-from .npm_models import HUMAN_MODELS
+from .model_packages import HUMAN_MODELS
 from .tfjs_graph import GraphModel
 from .weights import EngineUnavailable
 

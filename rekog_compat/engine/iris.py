@@ -29,7 +29,7 @@ Pitch in degrees and a Confidence 0..100. Here it is measured from where the iri
    differ by the vergence and by the outer-corner offset, so they are not compared.)
 
 Nothing here downloads: the model is read from the installed `human-iris` folder (`rekog-compat models install
-human-iris`), its files' sha256 checked by npm_models.
+human-iris`), its files' sha256 checked by model_packages.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -158,6 +159,21 @@ def refined(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return boxes + offsets * np.stack([width, height, width, height], axis=1)
 
 
+def output_network(folder: Path | None = None) -> Any:
+    """The output network (O-Net, 48-px crops) as an onnxruntime session: outputs box offsets, five landmarks
+    and (no face, face) probabilities."""
+    return session(crop_network(load_weights("onet.lz4", folder), 48, [(3, 2, True), (3, 2, False), (2, 2, True)]))
+
+
+def face_probability(output: Any, rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """The output network's face probability for each box (x0, y0, x1, y1) of an RGB image, each box squared
+    about its centre first, as the cascade feeds it."""
+    if not len(boxes):
+        return np.zeros(0, dtype=np.float32)
+    image = (rgb.astype(np.float32) - 127.5) / 128.0
+    return np.asarray(output.run(None, {"image": crops(image, squared(np.asarray(boxes, np.float32)), 48)})[-1][:, 1])
+
+
 class MtcnnDetector:
     """Faces by the three-stage MTCNN cascade."""
 
@@ -167,8 +183,7 @@ class MtcnnDetector:
         self.min_confidence = min_confidence  # benchmarks.detectors lowers it to measure other cuts
         self._proposal = session(proposal_network(load_weights("pnet.lz4", folder)))
         self._refine = session(crop_network(load_weights("rnet.lz4", folder), 24, [(3, 2, True), (3, 2, False)]))
-        self._output = session(crop_network(load_weights("onet.lz4", folder), 48,
-                                            [(3, 2, True), (3, 2, False), (2, 2, True)]))
+        self._output = output_network(folder)
 
     def candidates(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every face the cascade keeps at the package's thresholds: boxes (x0, y0, x1, y1) in image pixels

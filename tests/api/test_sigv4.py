@@ -74,7 +74,7 @@ def test_a_correctly_signed_request_is_served_in_its_keys_account(secured):
     from tests.support.facedata import facedata_dir
 
     face = (facedata_dir() / "lfw_tiny/Pamela_Anderson/Pamela_Anderson_0001.jpg").read_bytes()
-    assert len(alice.detect_faces(Image={"Bytes": face})["FaceDetails"]) == 1  # a large signed body verifies
+    assert alice.detect_faces(Image={"Bytes": face})["FaceDetails"]  # a large signed body verifies
     bob = client(secured, "AKIDBOB", "bob-secret")
     assert bob.list_collections()["CollectionIds"] == []
     with pytest.raises(ClientError) as excinfo:

@@ -19,7 +19,7 @@ from rekog_compat.engine.expressions import (
     rekognition_emotions,
     square_input,
 )
-from rekog_compat.engine.npm_models import FACE_API
+from rekog_compat.engine.model_packages import FACE_API
 from rekog_compat.engine.ssd_mobilenet import (
     FACE_AT_INPUT_PX,
     INPUT_SIZE,

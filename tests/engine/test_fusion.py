@@ -61,6 +61,6 @@ def test_a_fused_similarity_weighs_dlibs_and_faceress(engine):
 
 
 def test_without_human_models_the_fused_model_names_the_command_that_installs_them(tmp_path):
-    engine = FaceEngine(EngineConfig(model="Dlib+FaceRes", models_dir=str(tmp_path)))
+    engine = FaceEngine(EngineConfig(model="Dlib+FaceRes", detector="mtcnn", models_dir=str(tmp_path)))
     with pytest.raises(EngineUnavailable, match="rekog-compat models install human-models"):
         engine.check_ready()

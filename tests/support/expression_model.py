@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rekog_compat.config import default_models_dir
-from rekog_compat.engine.npm_models import FACE_API
+from rekog_compat.engine.model_packages import FACE_API
 
 MODELS_DIR_ENV = "REKOG_COMPAT_MODELS_DIR"
 

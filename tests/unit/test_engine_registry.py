@@ -15,7 +15,7 @@ from rekog_compat.engine import (
     mtcnn,
     registry,
 )
-from rekog_compat.engine.npm_models import NPM_MODELS
+from rekog_compat.engine.model_packages import MODEL_PACKAGES
 from rekog_compat.engine.weights import PACKAGED_WEIGHTS
 
 ALL = [*registry.DETECTORS, *registry.EMBEDDERS]
@@ -81,26 +81,26 @@ def test_the_native_entries_build_their_models():
 def test_the_models_command_lists_every_entry_with_package_and_licence(capsys):
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 + len(ALL) + len(NPM_MODELS)
+    assert len(lines) == 1 + len(ALL) + len(MODEL_PACKAGES)
     for entry, line in zip(ALL, lines[1 : 1 + len(ALL)], strict=True):
         assert line.split()[:2] == [registry.FLAGS[entry.kind], entry.name]
         assert entry.package in line and entry.licence in line
-    for model, line in zip(NPM_MODELS.values(), lines[1 + len(ALL):], strict=True):  # fetched by `models install`
+    for model, line in zip(MODEL_PACKAGES.values(), lines[1 + len(ALL):], strict=True):  # fetched by `models install`
         assert line.split()[:2] == ["install", model.name]
         assert model.spec in line and model.licence in line
 
 
 def test_a_bare_models_install_fetches_only_the_models_the_server_uses(monkeypatch, tmp_path):
     fetched = []
-    for model in NPM_MODELS.values():
+    for model in MODEL_PACKAGES.values():
         monkeypatch.setattr(type(model), "install", lambda self, models_dir, npm="npm": fetched.append(self.name))
     assert main(["models", "install", "--models-dir", str(tmp_path)]) == 0
-    assert fetched == ["face-api"]  # not human-models: benchmark candidates only (docs/engine.md)
+    assert fetched == ["scrfd", "face-api"]  # not human-models: benchmark candidates only (docs/engine.md)
     assert main(["models", "install", "human-models", "--models-dir", str(tmp_path)]) == 0
-    assert fetched == ["face-api", "human-models"]
+    assert fetched == ["scrfd", "face-api", "human-models"]
 
 
 def test_models_install_refuses_an_unknown_name_listing_the_known_ones(capsys, tmp_path):
     assert main(["models", "install", "no-such-model", "--models-dir", str(tmp_path)]) == 2
-    assert "unknown model no-such-model; known: face-api, human-models" in capsys.readouterr().err
+    assert "unknown model no-such-model; known: scrfd, face-api, human-models" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing fetched, nothing written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -9,13 +10,17 @@ import numpy as np
 import pytest
 
 from rekog_compat.engine import EngineConfig, EngineUnavailable, FaceEngine, weights
+from rekog_compat.engine.config import default_models_dir
 from rekog_compat.engine.similarity import TARGET_FMR, load_scale
 
 
 def serve(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The server on a data dir of its own and this machine's models (the default detector's), as
+    harness/live_server.py starts it."""
     return subprocess.run(
         [sys.executable, "-m", "rekog_compat", "serve", "--port", "0", "--data-dir", str(tmp_path), *args],
         capture_output=True, text=True, timeout=120,
+        env={"REKOG_COMPAT_MODELS_DIR": default_models_dir(), **os.environ},
     )
 
 

