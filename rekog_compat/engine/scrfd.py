@@ -3,10 +3,11 @@ face detector: InsightFace's SCRFD-2.5G with keypoints, as the ONNX file PyPI's 
 
 The file comes from the package's source distribution (`rekog-compat models install scrfd`, engine/
 model_packages.py; its wheel holds the code alone) and is run by onnxruntime as it is, after its sha256 is
-checked. The package's code is not used: the image is scaled so that its long side is the network's 640
-pixels and placed in the top-left corner of the 640 x 640 input (as the package and InsightFace do), each
-of the three strides' cells proposes two boxes as distances from its corner, and the boxes are merged by
-non-maximum suppression at InsightFace's overlap (0.4).
+checked. The package's code is not used: the image, shrunk where its long side is over the network's 640
+pixels (never enlarged), is placed in the top-left corner of the 640 x 640 input (as the package and
+InsightFace do), each of the three strides' cells proposes two boxes as distances from its corner, and the
+boxes are merged by non-maximum suppression at InsightFace's overlap (0.4). Faces it is less sure of need
+MTCNN's output network to agree (SECOND_OPINION_BELOW).
 
 Its probability is not Rekognition's Confidence: a clear frontal face scores 0.6 to 0.9, and 0.5 (the cut
 measured to keep false detections under 0.2 per WIDER photo) already means a face 9 times in 10. Confidence
