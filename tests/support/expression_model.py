@@ -1,8 +1,8 @@
 """Where the Emotions model (`rekog-compat models install face-api`) is for the tests, if installed.
 
 The tests look where the server looks by default (`<default data dir>/models`) unless
-REKOG_COMPAT_MODELS_DIR says otherwise, and pass that on to every server they start (conftest.py),
-so DetectFaces and IndexFaces answer Emotions there. `.ci/run` installs it; elsewhere the tests that
+REKOG_COMPAT_MODELS_DIR says otherwise; every server they start is given that dir
+(harness/live_server.py), so DetectFaces and IndexFaces answer Emotions there. `.ci/run` installs it; elsewhere the tests that
 need it skip, naming the command.
 """
 
