@@ -16,6 +16,15 @@ from rekog_compat.config import ENV_PREFIX, default_models_dir
 ADDRESS = re.compile(r"listening on (https?://\S+)")
 
 
+MODELS_DIR_ENV = f"{ENV_PREFIX}MODELS_DIR"
+
+
+def machine_models_dir() -> str:
+    """This machine's installed models (`rekog-compat models install`): REKOG_COMPAT_MODELS_DIR, else the default
+    models dir. Every server the tests and benchmarks start is given it (the default detector's model is there)."""
+    return os.environ.get(MODELS_DIR_ENV) or default_models_dir()
+
+
 class LiveServer:
     """A `rekog-compat serve` process; `url` once it accepts requests. Its data dir is its own, its models
     (`rekog-compat models install`: the default detector's among them) this machine's, from the default
@@ -24,8 +33,7 @@ class LiveServer:
     def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.extra_args = extra_args
-        self.env = {f"{ENV_PREFIX}MODELS_DIR": default_models_dir(), **os.environ, "PYTHONUNBUFFERED": "1",
-                    **(env or {})}
+        self.env = {**os.environ, MODELS_DIR_ENV: machine_models_dir(), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
         self.output: list[str] = []

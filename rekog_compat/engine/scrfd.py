@@ -50,7 +50,12 @@ FACE_SHARE = np.array([78.2, 88.5, 94.5, 97.5, 99.1, 99.9, 100.0])
 
 def confidence(probability: float) -> float:
     """SCRFD's face probability as a 0..100 confidence (monotonic; see the module's docstring)."""
-    return float(np.interp(probability, PROBABILITY_BANDS, FACE_SHARE))
+    return float(confidences(np.asarray([probability]))[0])
+
+
+def confidences(probabilities: np.ndarray) -> np.ndarray:
+    """`confidence` of each probability."""
+    return np.interp(probabilities, PROBABILITY_BANDS, FACE_SHARE)
 
 
 def probability_at(confidence_share: float) -> float:
@@ -77,6 +82,7 @@ class ScrfdDetector:
         self._session = session((model_dir / MODEL_FILE).read_bytes())
         self._second_opinion = output_network()
         self._input = self._session.get_inputs()[0].name
+        self._outputs = [output.name for output in self._session.get_outputs()]
         self._corners = {stride: cell_corners(stride) for stride in STRIDES}
 
     def candidates(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,8 +107,7 @@ class ScrfdDetector:
         """The network's faces on a 640 x 640 RGB canvas holding the image at `scale` in its top-left corner:
         boxes in image pixels and probabilities, suppressed, best first."""
         blob = ((canvas.astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[None]
-        outputs = dict(zip((o.name for o in self._session.get_outputs()),
-                           self._session.run(None, {self._input: blob}), strict=True))
+        outputs = dict(zip(self._outputs, self._session.run(self._outputs, {self._input: blob}), strict=True))
         boxes, scores = [], []
         cut = probability_at(self.min_confidence) - 1e-6
         for stride in STRIDES:
@@ -129,13 +134,13 @@ class ScrfdDetector:
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
         boxes, probabilities = self.candidates(rgb)
-        confidences = np.array([confidence(float(p)) for p in probabilities])
-        unsure = np.flatnonzero(confidences < SECOND_OPINION_BELOW)
+        scores = confidences(probabilities)
+        unsure = np.flatnonzero(scores < SECOND_OPINION_BELOW)
         agreed = np.ones(len(boxes), dtype=bool)
         agreed[unsure] = face_probability(self._second_opinion, rgb, boxes[unsure]) >= SECOND_OPINION_MIN
         found = [
             Detection(max(0.0, float(b[0])), max(0.0, float(b[1])), min(float(width), float(b[2])),
                       min(float(height), float(b[3])), float(c))
-            for b, c in zip(boxes[agreed], confidences[agreed], strict=True)
+            for b, c in zip(boxes[agreed], scores[agreed], strict=True)
         ]
         return [d for d in found if d.right - d.left >= 1 and d.bottom - d.top >= 1]

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -39,7 +38,7 @@ from typing import Any
 import pytest
 
 from harness.facedata import REPO_ROOT
-from rekog_compat.config import default_models_dir
+from harness.live_server import machine_models_dir
 from tests.support.expression_model import installed_models_dir
 from tests.support.facedata import facedata_dir
 
@@ -258,7 +257,7 @@ def run_scenario(tmp_path: Path, prefix: list[str]) -> tuple[dict[str, Any], lis
         "namespace": bool(prefix), "repo": str(REPO_ROOT), "wrapper": str(tmp_path / "traced_server.py"),
         "trace": str(tmp_path / "trace.jsonl"), "server_log": str(tmp_path / "server.log"),
         "data_dir": str(tmp_path / "data"), "out": str(tmp_path / "result.json"),
-        "models_dir": os.environ.get("REKOG_COMPAT_MODELS_DIR") or default_models_dir(),  # the default detector's
+        "models_dir": machine_models_dir(),  # the default detector's model is there
         "photos": [str(p) for p in photos], "control_endpoint": f"http://{CONTROL_HOST}:9",
     }
     (tmp_path / "config.json").write_text(json.dumps(config))

@@ -8,20 +8,17 @@ need it skip, naming the command.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from rekog_compat.config import default_models_dir
+from harness.live_server import machine_models_dir
 from rekog_compat.engine.model_packages import FACE_API
-
-MODELS_DIR_ENV = "REKOG_COMPAT_MODELS_DIR"
 
 
 def installed_models_dir() -> Path | None:
     """The models dir holding an intact face-api install, or None."""
-    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir())
+    models_dir = Path(machine_models_dir())
     return models_dir if FACE_API.locate(models_dir) is not None else None
 
 

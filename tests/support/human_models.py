@@ -7,20 +7,19 @@ default models dir; the tests that need them skip, naming the command, when they
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from rekog_compat.config import default_models_dir
+from harness.live_server import machine_models_dir
 from rekog_compat.engine.model_packages import HUMAN_IRIS, HUMAN_MODELS, SCRFD, ModelPackage
-from tests.support.expression_model import MODELS_DIR_ENV, installed_models_dir
+from tests.support.expression_model import installed_models_dir
 
 
 def _installed(model: ModelPackage, what: str) -> Path:
     """`model`'s installed folder (REKOG_COMPAT_MODELS_DIR, else the default models dir); skips the calling
     test, naming the command, when it is not installed."""
-    models_dir = Path(os.environ.get(MODELS_DIR_ENV) or default_models_dir())
+    models_dir = Path(machine_models_dir())
     located = model.locate(models_dir)
     if located is None:
         pytest.skip(f"{what} is not installed: {model.install_command}")

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from harness.live_server import MODELS_DIR_ENV, machine_models_dir
 from rekog_compat.engine import EngineConfig, EngineUnavailable, FaceEngine, weights
-from rekog_compat.engine.config import default_models_dir
 from rekog_compat.engine.similarity import TARGET_FMR, load_scale
 
 
@@ -20,7 +20,7 @@ def serve(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "rekog_compat", "serve", "--port", "0", "--data-dir", str(tmp_path), *args],
         capture_output=True, text=True, timeout=120,
-        env={"REKOG_COMPAT_MODELS_DIR": default_models_dir(), **os.environ},
+        env={**os.environ, MODELS_DIR_ENV: machine_models_dir()},
     )
 
 
